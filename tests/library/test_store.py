@@ -1,0 +1,407 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xmr_desktop.errors import IndexCorruptError, IndexTooNewError, UnknownFolderError
+from xmr_desktop.library import store as store_module
+from xmr_desktop.library.store import SCHEMA_VERSION, FileRecord, Folder, FolderCounts, Store
+
+MODEL_A = "openai/clip-vit-base-patch32"
+MODEL_B = "local:finetuned"
+ROOT = os.path.abspath("/photos")
+OTHER = os.path.abspath("/other")
+NOWHERE = os.path.abspath("/nowhere")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "index.sqlite3"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    with Store.open(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def folder(store: Store) -> Folder:
+    return store.add_folder(ROOT)
+
+
+def add_files(store: Store, folder: Folder, *names: str) -> list[FileRecord]:
+    """Scan ``names`` into ``folder`` and return their records, in the order given."""
+    paths = [os.path.join(folder.path, name) for name in names]
+    store.record_scan(folder.id, [(p, 100, 1_000) for p in paths], [])
+    by_path = {r.path: r for r in store.pending(MODEL_A, [folder.id])}
+    return [by_path[p] for p in paths]
+
+
+def vector(seed: int, dim: int = 512) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+def raw(db_path: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+# --- opening, versions, damage -----------------------------------------------------------------------
+
+
+def test_new_index_gets_schema_version_wal_and_private_parent(store: Store, db_path: Path) -> None:
+    assert db_path.exists()
+    assert db_path.parent.stat().st_mode & 0o077 == 0
+    assert raw(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
+    tables = {name for (name,) in raw(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"folders", "files", "embeddings"} <= tables
+
+
+def test_reopening_keeps_folders_files_and_vectors(db_path: Path) -> None:
+    with Store.open(db_path) as first:
+        folder = first.add_folder(ROOT)
+        (record,) = add_files(first, folder, "a.jpg")
+        first.commit_batch(MODEL_A, [(record.id, digest("a"), 4, 3, vector(1))], [])
+    with Store.open(db_path) as second:
+        assert [f.path for f in second.folders()] == [ROOT]
+        records, matrix = second.load_vectors(MODEL_A)
+        assert [(r.path, r.width, r.height) for r in records] == [(os.path.join(ROOT, "a.jpg"), 4, 3)]
+        assert matrix.shape == (1, 512)
+
+
+def test_an_empty_sqlite_file_is_migrated_step_by_step(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_path.parent.mkdir(parents=True)
+    sqlite3.connect(db_path).close()
+    with Store.open(db_path):
+        pass
+    assert raw(db_path, "PRAGMA user_version") == [(1,)]
+
+    def migrate_to_2(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE folders ADD COLUMN label TEXT")
+
+    monkeypatch.setattr(store_module, "_MIGRATIONS", [*store_module._MIGRATIONS, migrate_to_2])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    with Store.open(db_path):
+        pass
+    assert raw(db_path, "PRAGMA user_version") == [(2,)]
+    assert "label" in {row[1] for row in raw(db_path, "PRAGMA table_info(folders)")}
+
+
+def test_a_failing_migration_leaves_the_previous_version(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store.open(db_path) as store:
+        store.add_folder(ROOT)
+
+    def broken_migration(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE folders ADD COLUMN label TEXT")
+        raise RuntimeError("bug in migration")
+
+    monkeypatch.setattr(store_module, "_MIGRATIONS", [*store_module._MIGRATIONS, broken_migration])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    with pytest.raises(RuntimeError):
+        Store.open(db_path)
+    assert raw(db_path, "PRAGMA user_version") == [(1,)]
+    assert "label" not in {row[1] for row in raw(db_path, "PRAGMA table_info(folders)")}
+
+
+def test_an_index_from_a_newer_version_is_refused(db_path: Path) -> None:
+    Store.open(db_path).close()
+    raw(db_path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(IndexTooNewError, match="newer"):
+        Store.open(db_path)
+
+
+def test_a_file_that_is_not_sqlite_is_reported_and_left_alone(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    garbage = np.random.default_rng(0).bytes(64 * 1024)
+    db_path.write_bytes(garbage)
+    with pytest.raises(IndexCorruptError) as caught:
+        Store.open(db_path)
+    message = str(caught.value)
+    assert str(db_path) in message and "move it aside" in message and "\n" not in message
+    assert db_path.read_bytes() == garbage
+
+
+def test_a_foreign_sqlite_database_is_not_taken_over(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    raw(db_path, "CREATE TABLE contacts (name TEXT)")
+    with pytest.raises(IndexCorruptError):
+        Store.open(db_path)
+    assert raw(db_path, "SELECT name FROM sqlite_master") == [("contacts",)]
+
+
+def test_a_connection_belongs_to_its_thread(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def use() -> None:
+        try:
+            store.folders()
+        except sqlite3.ProgrammingError as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=use)
+    worker.start()
+    worker.join(5)
+    assert len(errors) == 1
+
+
+def test_a_reader_sees_commits_of_a_writer(db_path: Path) -> None:
+    with Store.open(db_path) as writer, Store.open(db_path) as reader:
+        folder = writer.add_folder(ROOT)
+        add_files(writer, folder, "a.jpg")
+        assert reader.counts(MODEL_A).total == 1
+        assert reader.integrity_ok()
+
+
+# --- folders ----------------------------------------------------------------------------------------
+
+
+def test_add_folder_is_idempotent_and_wants_absolute_paths(store: Store) -> None:
+    first = store.add_folder(ROOT)
+    assert store.add_folder(ROOT) == first
+    assert store.folders() == [first]
+    with pytest.raises(ValueError):
+        store.add_folder("relative/photos")
+
+
+def test_unknown_folders_raise(store: Store) -> None:
+    with pytest.raises(UnknownFolderError):
+        store.folder(NOWHERE)
+    with pytest.raises(UnknownFolderError):
+        store.remove_folder(NOWHERE)
+    with pytest.raises(UnknownFolderError):
+        store.set_folder_paused(NOWHERE, True)
+
+
+def test_remove_folder_removes_its_files_and_only_those(store: Store, folder: Folder) -> None:
+    other = store.add_folder(OTHER)
+    add_files(store, folder, "a.jpg", "b.jpg")
+    add_files(store, other, "c.jpg")
+    assert store.remove_folder(ROOT) == 2
+    assert [f.path for f in store.folders()] == [OTHER]
+    assert [r.path for r in store.pending(MODEL_A)] == [os.path.join(OTHER, "c.jpg")]
+
+
+def test_paused_folders_are_not_offered_for_indexing(store: Store, folder: Folder) -> None:
+    add_files(store, folder, "a.jpg")
+    store.set_folder_paused(ROOT, True)
+    assert store.folder(ROOT).paused
+    assert store.pending(MODEL_A) == []
+    assert store.counts(MODEL_A).pending == 1
+    store.set_folder_paused(ROOT, False)
+    assert len(store.pending(MODEL_A)) == 1
+
+
+# --- paths ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows names are UTF-16, never undecodable bytes")
+def test_non_utf8_names_round_trip(store: Store) -> None:
+    folder_path = os.fsdecode(b"/photos/\xe9t\xe9")  # Latin-1 bytes: not valid UTF-8
+    name = os.fsdecode(b"caf\xe9.jpg")
+    folder = store.add_folder(folder_path)
+    assert store.folder(folder_path).path == folder_path
+    (record,) = add_files(store, folder, name)
+    assert os.fsencode(record.path) == b"/photos/\xe9t\xe9/caf\xe9.jpg"
+    assert list(store.file_stats(folder.id)) == [record.path]
+    store.commit_batch(MODEL_A, [], [(record.id, "not an image")])
+    assert store.skipped_files() == [(record.path, "not an image")]
+    assert store.remove_paths([record.path]) == 1
+
+
+# --- scanning ---------------------------------------------------------------------------------------
+
+
+def test_record_scan_inserts_updates_and_deletes(store: Store, folder: Folder) -> None:
+    a, b = add_files(store, folder, "a.jpg", "b.jpg")
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [(b.id, "truncated")])
+
+    store.record_scan(folder.id, [(a.path, 200, 2_000), (os.path.join(ROOT, "c.jpg"), 5, 6)], [b.id])
+
+    stats = store.file_stats(folder.id)
+    assert stats[a.path] == (a.id, 200, 2_000)
+    assert set(stats) == {a.path, os.path.join(ROOT, "c.jpg")}
+    changed = {r.path: r for r in store.pending(MODEL_A)}[a.path]
+    assert (changed.state, changed.content_hash, changed.skip_reason) == ("pending", None, None)
+
+
+def test_a_path_already_owned_by_another_folder_stays_there(store: Store, folder: Folder) -> None:
+    nested = store.add_folder(os.path.join(ROOT, "2020"))
+    add_files(store, folder, os.path.join("2020", "a.jpg"))
+    store.record_scan(nested.id, [(os.path.join(ROOT, "2020", "a.jpg"), 1, 1)], [])
+    assert store.counts(MODEL_A, nested.id).total == 0
+    assert store.file_stats(folder.id)[os.path.join(ROOT, "2020", "a.jpg")][1:] == (100, 1_000)
+
+
+# --- indexing ---------------------------------------------------------------------------------------
+
+
+def test_identical_photos_share_one_vector(store: Store, folder: Folder, db_path: Path) -> None:
+    a, b = add_files(store, folder, "a.jpg", "copy of a.jpg")
+    same = digest("same bytes")
+    store.commit_batch(MODEL_A, [(a.id, same, 4, 3, vector(1))], [])
+    assert same in store.known_hashes(MODEL_A)
+    # The indexer skips inference for a known hash and passes no vector.
+    store.commit_batch(MODEL_A, [(b.id, same, 4, 3, None)], [])
+    assert raw(db_path, "SELECT COUNT(*) FROM embeddings") == [(1,)]
+    records, matrix = store.load_vectors(MODEL_A)
+    assert [r.path for r in records] == [a.path, b.path]
+    np.testing.assert_array_equal(matrix[0], matrix[1])
+
+
+def test_being_embedded_is_per_model(store: Store, folder: Folder) -> None:
+    (record,) = add_files(store, folder, "a.jpg")
+    store.commit_batch(MODEL_A, [(record.id, digest("a"), 4, 3, vector(1))], [])
+    assert store.pending(MODEL_A) == []
+    (still_pending,) = store.pending(MODEL_B)
+    assert (still_pending.id, still_pending.state, still_pending.content_hash) == (record.id, "ok", digest("a"))
+    assert store.counts(MODEL_A) == FolderCounts(indexed=1, skipped=0, pending=0, total=1)
+    assert store.counts(MODEL_B) == FolderCounts(indexed=0, skipped=0, pending=1, total=1)
+    assert store.known_hashes(MODEL_B) == set()
+    store.commit_batch(MODEL_B, [(record.id, digest("a"), 4, 3, vector(2, dim=768))], [])
+    assert store.pending(MODEL_B) == []
+    assert store.load_vectors(MODEL_B)[1].shape == (1, 768)
+
+
+def test_pending_filters_by_folder_and_limits_in_id_order(store: Store, folder: Folder) -> None:
+    other = store.add_folder(OTHER)
+    records = add_files(store, folder, "a.jpg", "b.jpg", "c.jpg")
+    add_files(store, other, "d.jpg")
+    assert [r.id for r in store.pending(MODEL_A, limit=2)] == [records[0].id, records[1].id]
+    assert [r.path for r in store.pending(MODEL_A, [other.id])] == [os.path.join(OTHER, "d.jpg")]
+    assert store.pending(MODEL_A, []) == []
+
+
+@pytest.mark.parametrize(
+    "bad_vector",
+    [np.zeros((2, 256), np.float32), np.zeros(0, np.float32), np.full(512, 1e6, np.float32)],
+    ids=["2-D", "empty", "overflows float16"],
+)
+def test_a_bad_vector_mid_batch_writes_nothing(store: Store, folder: Folder, bad_vector: np.ndarray) -> None:
+    a, b, c = add_files(store, folder, "a.jpg", "b.jpg", "c.jpg")
+    with pytest.raises(ValueError):
+        store.commit_batch(
+            MODEL_A,
+            [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), 4, 3, bad_vector)],
+            [(c.id, "truncated")],
+        )
+    assert [r.state for r in store.pending(MODEL_A)] == ["pending"] * 3
+    assert store.known_hashes(MODEL_A) == set()
+
+
+def test_a_vector_of_another_dimension_is_refused(store: Store, folder: Folder) -> None:
+    a, b = add_files(store, folder, "a.jpg", "b.jpg")
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [])
+    with pytest.raises(ValueError, match="dimensions"):
+        store.commit_batch(MODEL_A, [(b.id, digest("b"), 4, 3, vector(2, dim=768))], [])
+    assert store.load_vectors(MODEL_A)[1].shape == (1, 512)
+
+
+def test_a_database_error_mid_batch_rolls_back(store: Store, folder: Folder) -> None:
+    a, b = add_files(store, folder, "a.jpg", "b.jpg")
+    unbindable = object()
+    with pytest.raises(sqlite3.Error):
+        store.commit_batch(
+            MODEL_A, [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), unbindable, 3, vector(2))], []
+        )
+    assert store.counts(MODEL_A) == FolderCounts(indexed=0, skipped=0, pending=2, total=2)
+    # The connection is usable afterwards.
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [])
+    assert store.counts(MODEL_A).indexed == 1
+
+
+def test_files_deleted_meanwhile_are_ignored(store: Store, folder: Folder, db_path: Path) -> None:
+    a, b = add_files(store, folder, "a.jpg", "b.jpg")
+    store.remove_paths([a.path, b.path])
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [(b.id, "truncated")])
+    assert store.counts(MODEL_A).total == 0
+    assert raw(db_path, "SELECT COUNT(*) FROM embeddings") == [(0,)]
+
+
+def test_skipped_files_are_listed_by_path_with_reasons(store: Store, folder: Folder) -> None:
+    a, b, c = add_files(store, folder, "z.jpg", "b.jpg", "ok.jpg")
+    store.commit_batch(MODEL_A, [(c.id, digest("c"), 1, 1, vector(1))], [(a.id, "truncated"), (b.id, "empty")])
+    assert store.skipped_files() == [(b.path, "empty"), (a.path, "truncated")]
+    assert store.pending(MODEL_A) == []
+    assert store.counts(MODEL_A, folder.id) == FolderCounts(indexed=1, skipped=2, pending=0, total=3)
+
+
+# --- reading vectors --------------------------------------------------------------------------------
+
+
+def test_vectors_come_back_as_float32_within_float16_precision(store: Store, folder: Folder) -> None:
+    (record,) = add_files(store, folder, "a.jpg")
+    original = vector(7)
+    store.commit_batch(MODEL_A, [(record.id, digest("a"), 4, 3, original)], [])
+    loaded = store.vector_for_path(record.path, MODEL_A)
+    assert loaded is not None and loaded.dtype == np.float32
+    np.testing.assert_allclose(loaded, original, atol=1e-3)
+    assert abs(float(loaded @ original) - 1.0) < 1e-3
+    assert store.vector_for_path(record.path, MODEL_B) is None
+    assert store.vector_for_path(os.path.join(ROOT, "unknown.jpg"), MODEL_A) is None
+
+
+def test_load_vectors_rows_match_records(store: Store, folder: Folder) -> None:
+    records = add_files(store, folder, "c.jpg", "a.jpg", "b.jpg", "skipped.jpg")
+    vectors = {r.id: vector(i) for i, r in enumerate(records[:3])}
+    # Committed out of id order, to show the order comes from the files, not from insertion.
+    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 8, 6, vectors[r.id]) for r in reversed(records[:3])], [])
+    store.commit_batch(MODEL_A, [], [(records[3].id, "truncated")])
+
+    loaded, matrix = store.load_vectors(MODEL_A)
+    assert [r.id for r in loaded] == sorted(vectors)
+    assert matrix.dtype == np.float32 and matrix.shape == (3, 512)
+    for row, record in zip(matrix, loaded):
+        np.testing.assert_allclose(row, vectors[record.id], atol=1e-3)
+    assert all(r.state == "ok" and (r.width, r.height) == (8, 6) for r in loaded)
+
+
+def test_load_vectors_of_an_empty_index(store: Store) -> None:
+    records, matrix = store.load_vectors(MODEL_A)
+    assert records == [] and matrix.shape == (0, 0) and matrix.dtype == np.float32
+
+
+# --- cleaning up ------------------------------------------------------------------------------------
+
+
+def test_prune_embeddings_keeps_only_referenced_vectors(store: Store, folder: Folder) -> None:
+    a, b = add_files(store, folder, "a.jpg", "b.jpg")
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), 4, 3, vector(2))], [])
+    store.commit_batch(MODEL_B, [(a.id, digest("a"), 4, 3, vector(3))], [])
+    assert store.remove_paths([b.path, os.path.join(ROOT, "never-indexed.jpg")]) == 1
+    assert store.prune_embeddings() == 1
+    assert store.known_hashes(MODEL_A) == {digest("a")}
+    assert store.known_hashes(MODEL_B) == {digest("a")}
+    assert store.prune_embeddings() == 0
+
+
+def test_vectors_survive_remove_folder_until_pruned(store: Store, folder: Folder) -> None:
+    (a,) = add_files(store, folder, "a.jpg")
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [])
+    store.remove_folder(ROOT)
+    # Re-adding the folder reuses the vector by hash...
+    assert store.known_hashes(MODEL_A) == {digest("a")}
+    # ...until a prune.
+    assert store.prune_embeddings() == 1
+    assert store.known_hashes(MODEL_A) == set()
+
+
+def test_integrity_check_of_a_healthy_index(store: Store, folder: Folder) -> None:
+    add_files(store, folder, "a.jpg")
+    assert store.integrity_ok()

@@ -1,0 +1,196 @@
+"""Getting a CLIP checkpoint onto disk once, and loading it into TensorFlow.
+
+Downloads land in the per-user models folder. A folder is complete only once ``xmr_model.json`` is written
+(last, after an atomic rename), so an interrupted download is never mistaken for a model. PyTorch-layout
+safetensors (most LAION/DataComp repositories) are converted to TensorFlow weights right after download, because
+``TFCLIPModel.from_pretrained`` cannot read them in transformers 4.57 and converting on every start would cost
+seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xmr_desktop.engine.preprocess import ImageSpec
+from xmr_desktop.engine.registry import ModelRef, ModelSpec
+from xmr_desktop.engine.tf_runtime import tensorflow
+from xmr_desktop.errors import ModelLoadError, ModelUnavailableError
+
+log = logging.getLogger(__name__)
+
+MODEL_MARKER = "xmr_model.json"
+TF_WEIGHTS = "tf_model.h5"
+PT_WEIGHTS = "model.safetensors"
+_SIDE_FILES = [
+    "config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+]
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A complete model folder on disk.
+
+    Attributes:
+        directory: holds config, weights, tokenizer and preprocessor config.
+        name: how the user named it (registry name, hub id or folder).
+        model_id: identity of the *image* embedding space; two models with the same image tower (a text-tuned
+            model and its base) share it, so their image vectors are stored once.
+    """
+
+    directory: Path
+    name: str
+    model_id: str
+
+
+def ensure_model(
+    ref: ModelRef, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None
+) -> ModelFiles:
+    """Return the model's folder, downloading (and converting) it first if it is not on disk yet."""
+    if ref.local_dir is not None:
+        return ModelFiles(ref.local_dir, ref.argument, read_model_id(ref.local_dir))
+    assert ref.spec is not None
+    target = models_dir / ref.spec.folder_name
+    if not (target / MODEL_MARKER).is_file():
+        _download(ref.spec, target, endpoint=endpoint, tqdm_class=tqdm_class)
+    return ModelFiles(target, ref.spec.name, read_model_id(target))
+
+
+def read_model_id(directory: Path) -> str:
+    """The image-space identity recorded in the marker file, else a fingerprint of config and weights."""
+    marker = directory / MODEL_MARKER
+    if marker.is_file():
+        try:
+            recorded = json.loads(marker.read_text(encoding="utf-8")).get("image_model_id")
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(f"cannot read {marker}: {error}") from error
+        if recorded:
+            return str(recorded)
+    digest = hashlib.blake2b(digest_size=12)
+    for name in ("config.json", TF_WEIGHTS, PT_WEIGHTS):
+        path = directory / name
+        if path.is_file():
+            digest.update(name.encode())
+            digest.update(str(path.stat().st_size).encode())
+            with path.open("rb") as handle:
+                digest.update(handle.read(1 << 20))
+    return f"local:{digest.hexdigest()}"
+
+
+def write_model_marker(directory: Path, **record: Any) -> None:
+    """Record a model's provenance; ``image_model_id`` decides which stored image vectors it can reuse."""
+    (directory / MODEL_MARKER).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_clip(directory: Path) -> tuple[Any, Any, ImageSpec]:
+    """Load ``(TFCLIPModel, tokenizer, ImageSpec)`` from a folder; ModelLoadError with the reason if impossible."""
+    tensorflow()
+    from transformers import AutoTokenizer, CLIPConfig, TFCLIPModel
+
+    if not (directory / "config.json").is_file():
+        raise ModelLoadError(f"{directory} is not a model folder (no config.json)")
+    try:
+        if (directory / TF_WEIGHTS).is_file():
+            model = TFCLIPModel.from_pretrained(str(directory))
+        elif (directory / PT_WEIGHTS).is_file():
+            log.info("converting PyTorch weights in %s (a downloaded model is converted once, on download)", directory)
+            model = _tf_model_from_pt_safetensors(CLIPConfig.from_pretrained(str(directory)), directory / PT_WEIGHTS)
+        else:
+            raise ModelLoadError(f"{directory} has no {TF_WEIGHTS} or {PT_WEIGHTS}")
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelLoadError(f"cannot load the model in {directory}: {error}") from error
+    return model, tokenizer, _image_spec(directory, model.config.vision_config.image_size)
+
+
+def _image_spec(directory: Path, image_size: int) -> ImageSpec:
+    config_path = directory / "preprocessor_config.json"
+    if config_path.is_file():
+        return ImageSpec.from_processor_config(json.loads(config_path.read_text(encoding="utf-8")))
+    return ImageSpec(shortest_edge=image_size, crop=(image_size, image_size))
+
+
+def _tf_model_from_pt_safetensors(config: Any, weights: Path) -> Any:
+    from safetensors.numpy import load_file
+    from transformers import TFCLIPModel
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    model = TFCLIPModel(config)
+    model.build_in_name_scope()
+    load_pytorch_state_dict_in_tf2_model(model, load_file(str(weights)), tf_inputs=model.dummy_inputs)
+    return model
+
+
+def convert_pt_checkpoint(source: Path, target: Path) -> None:
+    """Write a TensorFlow copy (``tf_model.h5``) of a PyTorch-layout safetensors CLIP folder."""
+    tensorflow()
+    from transformers import CLIPConfig
+
+    model = _tf_model_from_pt_safetensors(CLIPConfig.from_pretrained(str(source)), source / PT_WEIGHTS)
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(target))
+    for name in _SIDE_FILES[1:]:
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+
+
+def _download(spec: ModelSpec, target: Path, *, endpoint: str | None, tqdm_class: Any) -> None:
+    from huggingface_hub import snapshot_download
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    weights = [TF_WEIGHTS] if spec.weights == "tf_h5" else [PT_WEIGHTS]
+    if spec.dim == 0:  # an unregistered hub id: take whichever format it has, TensorFlow first
+        weights = [TF_WEIGHTS, PT_WEIGHTS]
+    staging = Path(tempfile.mkdtemp(prefix=f".partial-{spec.folder_name}-", dir=target.parent))
+    try:
+        log.info("downloading %s from the Hugging Face hub into %s", spec.hub_id, target)
+        try:
+            fetched = Path(
+                snapshot_download(
+                    spec.hub_id,
+                    allow_patterns=_SIDE_FILES + weights,
+                    local_dir=staging / "download",
+                    endpoint=endpoint,
+                    tqdm_class=tqdm_class,
+                    etag_timeout=15,
+                )
+            )
+        except (OSError, ValueError) as error:  # requests' and the hub's errors derive from these
+            raise ModelUnavailableError(_unavailable_message(spec, target, error)) from error
+        if (fetched / TF_WEIGHTS).is_file():
+            ready = fetched
+        elif (fetched / PT_WEIGHTS).is_file():
+            ready = staging / "converted"
+            convert_pt_checkpoint(fetched, ready)
+        else:
+            raise ModelUnavailableError(f"{spec.hub_id} has neither {TF_WEIGHTS} nor {PT_WEIGHTS}; it cannot be used")
+        shutil.rmtree(ready / ".cache", ignore_errors=True)
+        write_model_marker(ready, name=spec.name, hub_id=spec.hub_id, image_model_id=spec.hub_id)
+        if target.exists():
+            shutil.rmtree(target)
+        ready.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _unavailable_message(spec: ModelSpec, target: Path, error: BaseException) -> str:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return (
+        f"model '{spec.name}' is not on disk ({target}) and could not be downloaded from the hub "
+        f"({reason[:160]}). Connect to the internet once, or download '{spec.hub_id}' elsewhere and pass "
+        f"its folder with --model /path/to/folder"
+    )

@@ -1,0 +1,44 @@
+"""Logging set-up shared by the CLI and the desktop app: a rotating file in the user's log dir, quiet console."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+LOG_FILE_NAME = "xmr.log"
+_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
+
+
+def setup_logging(log_dir: Path, *, verbosity: int = 0, console: bool = True) -> Path:
+    """Log INFO and up to ``log_dir/xmr.log`` (1 MiB × 3); the console gets warnings, or more with ``verbosity``.
+
+    Returns the log file's path, which error dialogs and messages point the user to.
+    """
+    log_file = log_dir / LOG_FILE_NAME
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_xmr", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
+    try:
+        file_handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=1 << 20, backupCount=3, encoding="utf-8"
+        )
+        file_handler.setFormatter(logging.Formatter(_FORMAT))
+        _add(root, file_handler)
+    except OSError as error:
+        print(f"xmr: cannot write the log file {log_file}: {error}", file=sys.stderr)
+    if console:
+        console_handler = logging.StreamHandler(sys.stderr)
+        console_handler.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
+        console_handler.setFormatter(logging.Formatter("xmr: %(levelname)s: %(message)s"))
+        _add(root, console_handler)
+    return log_file
+
+
+def _add(root: logging.Logger, handler: logging.Handler) -> None:
+    handler._xmr = True  # type: ignore[attr-defined]
+    root.addHandler(handler)

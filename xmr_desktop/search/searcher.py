@@ -1,0 +1,129 @@
+"""Answering a query: parse it, embed its terms, rank the indexed photos of the current model."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from xmr_desktop.engine.preprocess import ImageRejected, ImageSpec, load_for_embedding
+from xmr_desktop.errors import QueryError, UnknownFolderError
+from xmr_desktop.library.scanner import IMAGE_EXTENSIONS
+from xmr_desktop.library.store import FileRecord, Store
+from xmr_desktop.search.query import QueryTerm, combine, parse_query
+from xmr_desktop.search.ranking import VectorIndex
+from xmr_desktop.search.results import SearchResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOP_K = 50
+_TEXT_CACHE_SIZE = 256
+
+
+class TextImageEmbedder(Protocol):
+    """What search needs of a model (``ClipEmbedder`` or a test double)."""
+
+    model_id: str
+    image_spec: ImageSpec
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_images(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+class Searcher:
+    """Ranks the photos of one store for one model.
+
+    The vectors are loaded into memory on the first search and reloaded only after ``refresh()`` (call it when
+    an indexing batch was committed); typing therefore never touches the database.
+
+    Attributes:
+        store: the index (a connection owned by the calling thread).
+        embedder: the model that embeds query texts and query images.
+    """
+
+    def __init__(self, store: Store, embedder: TextImageEmbedder) -> None:
+        self.store = store
+        self.embedder = embedder
+        self._rows: list[FileRecord] | None = None
+        self._index: VectorIndex | None = None
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def refresh(self) -> None:
+        """Forget the in-memory vectors; the next search reloads them from the store."""
+        self._rows = self._index = None
+
+    def search(self, query: str, top_k: int = DEFAULT_TOP_K, folder: str | None = None) -> list[SearchResult]:
+        """Best ``top_k`` photos for a query in xmr's syntax (``beach + sunset - people``, ``2:dog``, image paths)."""
+        terms = parse_query(query, image_exists=_is_image_file)
+        return self._rank(terms, top_k, folder)
+
+    def similar(self, image_path: str, top_k: int = DEFAULT_TOP_K, folder: str | None = None) -> list[SearchResult]:
+        """Photos that look like the given image file (indexed or not); the image itself is left out."""
+        path = os.path.abspath(os.path.expanduser(image_path))
+        if not os.path.isfile(path):
+            raise QueryError(f"query image not found: {image_path}")
+        return self._rank([QueryTerm(1.0, "image", path)], top_k, folder)
+
+    def _rank(self, terms: list[QueryTerm], top_k: int, folder: str | None) -> list[SearchResult]:
+        rows, index = self._loaded()
+        if not rows:
+            return []
+        query = combine([(term.weight, self._term_vector(term)) for term in terms])
+        allowed = self._folder_mask(rows, folder) if folder else None
+        exclude = [i for i, row in enumerate(rows) if any(t.kind == "image" and t.value == row.path for t in terms)]
+        hits = index.top_k(query, top_k, allowed=allowed, exclude=exclude)
+        return [_result(rows[i], score) for i, score in hits]
+
+    def _loaded(self) -> tuple[list[FileRecord], VectorIndex]:
+        if self._rows is None or self._index is None:
+            rows, vectors = self.store.load_vectors(self.embedder.model_id)
+            self._rows, self._index = rows, VectorIndex(vectors, np.arange(len(rows)))
+            log.debug("loaded %d vectors for %s", len(rows), self.embedder.model_id)
+        return self._rows, self._index
+
+    def _term_vector(self, term: QueryTerm) -> np.ndarray:
+        if term.kind == "image":
+            return self._image_vector(term.value)
+        cached = self._text_cache.get(term.value)
+        if cached is None:
+            cached = self.embedder.embed_texts([term.value])[0]
+            self._text_cache[term.value] = cached
+            if len(self._text_cache) > _TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+        else:
+            self._text_cache.move_to_end(term.value)
+        return cached
+
+    def _image_vector(self, path: str) -> np.ndarray:
+        stored = self.store.vector_for_path(path, self.embedder.model_id)
+        if stored is not None:
+            return stored
+        try:
+            loaded = load_for_embedding(path, self.embedder.image_spec)
+        except (ImageRejected, OSError) as error:
+            raise QueryError(f"cannot use {path} as a query image: {error}") from error
+        assert loaded.pixels is not None
+        return self.embedder.embed_images(loaded.pixels[np.newaxis])[0]
+
+    def _folder_mask(self, rows: list[FileRecord], folder: str) -> np.ndarray:
+        root = os.path.abspath(os.path.expanduser(folder))
+        if not any(root == f.path or root.startswith(f.path.rstrip(os.sep) + os.sep) for f in self.store.folders()):
+            raise UnknownFolderError(f"not an indexed folder: {folder}")
+        prefix = root.rstrip(os.sep) + os.sep
+        return np.fromiter((row.path.startswith(prefix) for row in rows), dtype=bool, count=len(rows))
+
+
+def _is_image_file(path: str) -> bool:
+    # A plain word that happens to name a file in the working directory is still text.
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(path)
+
+
+def _result(row: FileRecord, score: float) -> SearchResult:
+    return SearchResult(
+        path=row.path, score=float(score), size=row.size, mtime=row.mtime_ns / 1e9, width=row.width, height=row.height
+    )
