@@ -1,0 +1,245 @@
+"""The indexing pipeline: incremental, duplicate-aware, and unbothered by hostile files."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from fakes import ColourEmbedder
+from xmr_desktop.library.indexer import Indexer
+from xmr_desktop.library.store import Store
+from xmr_desktop.search.searcher import Searcher
+
+COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}
+
+
+def _photo(path: Path, colour: str, size: tuple[int, int] = (64, 48)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, COLOURS[colour]).save(path)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store.open(tmp_path / "index.sqlite3") as opened:
+        yield opened
+
+
+def _index(store: Store, embedder: ColourEmbedder, folder: Path) -> object:
+    store.add_folder(str(folder))
+    return Indexer(store, embedder, batch_size=4, decode_workers=2).run()
+
+
+def _top_paths(store: Store, embedder: ColourEmbedder, query: str, k: int = 10) -> list[str]:
+    return [r.path for r in Searcher(store, embedder).search(query, k)]
+
+
+def test_indexed_photos_are_found_by_search(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    red = _photo(folder / "a.png", "red")
+    _photo(folder / "sub" / "b.jpg", "blue")
+    embedder = ColourEmbedder()
+    report = _index(store, embedder, folder)
+    assert (report.embedded, report.skipped) == (2, 0)
+    assert _top_paths(store, embedder, "red")[0] == str(red)
+
+
+def test_unchanged_reindex_embeds_nothing(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for i in range(5):
+        _photo(folder / f"{i}.png", "green", (40 + i, 30))
+    embedder = ColourEmbedder()
+    _index(store, embedder, folder)
+    report = Indexer(store, embedder).run()
+    assert embedder.images_embedded == 5
+    assert (report.embedded, report.reused, report.unchanged) == (0, 0, 5)
+
+
+def test_renamed_and_duplicated_photos_reuse_their_vector(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    original = _photo(folder / "a.png", "red")
+    embedder = ColourEmbedder()
+    _index(store, embedder, folder)
+    renamed = folder / "moved" / "renamed.png"
+    renamed.parent.mkdir()
+    original.rename(renamed)
+    (folder / "copy.png").write_bytes(renamed.read_bytes())
+    report = Indexer(store, embedder).run()
+    assert embedder.images_embedded == 1
+    assert (report.embedded, report.reused, report.removed) == (0, 2, 1)
+    assert sorted(_top_paths(store, embedder, "red")) == sorted([str(renamed), str(folder / "copy.png")])
+
+
+def test_deleted_photo_disappears_from_results(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    gone = _photo(folder / "a.png", "red")
+    _photo(folder / "b.png", "blue")
+    embedder = ColourEmbedder()
+    _index(store, embedder, folder)
+    gone.unlink()
+    assert Indexer(store, embedder).run().removed == 1
+    assert str(gone) not in _top_paths(store, embedder, "red")
+
+
+def test_changed_photo_is_embedded_again(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    photo = _photo(folder / "a.png", "red")
+    embedder = ColourEmbedder()
+    _index(store, embedder, folder)
+    _photo(photo, "blue", (80, 60))
+    Indexer(store, embedder).run()
+    assert embedder.images_embedded == 2
+    assert _top_paths(store, embedder, "blue")[0] == str(photo)
+
+
+def test_each_model_keeps_its_own_vectors(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    _photo(folder / "a.png", "red")
+    first, second = ColourEmbedder("model-a"), ColourEmbedder("model-b")
+    _index(store, first, folder)
+    Indexer(store, second).run()
+    Indexer(store, first).run()
+    assert (first.images_embedded, second.images_embedded) == (1, 1)
+
+
+def _png_bomb(path: Path, width: int = 100_000, height: int = 100_000) -> None:
+    """A valid PNG header announcing 10 gigapixels; decoding it would exhaust memory."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)))
+
+
+def test_hostile_files_are_skipped_with_reasons_and_good_ones_indexed(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    good = [
+        _photo(folder / "red one.png", "red"),
+        _photo(folder / "ünïcødé 雪山.jpg", "blue"),
+        _photo(folder / "-starts-with-dash.png", "green"),
+        _photo(folder / "deep" / "er" / "x.webp", "red"),
+    ]
+    raw_name = os.path.join(os.fsencode(folder), b"caf\xe9.png")
+    Image.new("RGB", (30, 30), COLOURS["green"]).save(os.fsdecode(raw_name), format="PNG")
+    good.append(Path(os.fsdecode(raw_name)))
+    jpeg = (folder / "red one.png").read_bytes()
+    Image.new("RGB", (400, 300), COLOURS["blue"]).save(folder / "full.jpg", quality=90)
+    truncated = (folder / "full.jpg").read_bytes()
+    (folder / "full.jpg").unlink()
+    bad = {
+        "zero.jpg": b"",
+        "truncated.jpg": truncated[: len(truncated) // 2],
+        "random.png": os.urandom(4096),
+        "notes.jpg": b"this is a text file with an image extension\n" * 20,
+        "png-as-gif.gif": jpeg[:100],
+    }
+    for name, data in bad.items():
+        (folder / name).write_bytes(data)
+    _png_bomb(folder / "bomb.png")
+    os.mkfifo(folder / "pipe.jpg")
+    os.symlink(folder, folder / "deep" / "loop")
+    os.symlink(folder / "missing.jpg", folder / "dangling.jpg")
+
+    embedder = ColourEmbedder()
+    outcome: dict[str, object] = {}
+
+    def index_in_thread() -> None:  # SQLite connections belong to the thread that opens them
+        with Store.open(store.path) as own:
+            outcome["report"] = _index(own, embedder, folder)
+
+    worker = threading.Thread(target=index_in_thread)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "indexing hostile files did not finish in bounded time"
+
+    assert outcome["report"].embedded == len(good)
+    found = set(_top_paths(store, embedder, "red", k=100))
+    assert found == {str(p) for p in good}
+    reasons = dict(store.skipped_files())
+    assert set(reasons) == {str(folder / name) for name in [*bad, "bomb.png"]}
+    assert "too large" in reasons[str(folder / "bomb.png")]
+    assert "truncated" in reasons[str(folder / "truncated.jpg")]
+    assert all(reasons.values())
+
+
+def test_file_vanishing_between_scan_and_read_is_skipped(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    doomed = _photo(folder / "a.png", "red")
+    _photo(folder / "b.png", "blue")
+    embedder = ColourEmbedder()
+    store.add_folder(str(folder))
+    indexer = Indexer(store, embedder)
+    indexer.scan()
+    doomed.unlink()
+    report = indexer.index_pending()
+    assert (report.embedded, report.skipped) == (1, 1)
+    assert dict(store.skipped_files())[str(doomed)] == "file vanished before it could be read"
+
+
+def test_stop_request_keeps_committed_batches(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for i in range(20):
+        _photo(folder / f"{i:02}.png", "red", (30 + i, 30))
+    embedder = ColourEmbedder()
+    store.add_folder(str(folder))
+    report = Indexer(store, embedder, batch_size=4).run(should_stop=lambda: embedder.calls >= 2)
+    assert report.stopped
+    assert 8 <= store.counts(embedder.model_id).indexed < 20
+    Indexer(store, embedder, batch_size=4).run()
+    assert store.counts(embedder.model_id).indexed == 20
+    assert embedder.images_embedded == 20
+
+
+_SLOW_INDEXER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from fakes import ColourEmbedder
+    from xmr_desktop.library.indexer import Indexer
+    from xmr_desktop.library.store import Store
+
+    class Slow(ColourEmbedder):
+        def embed_images(self, pixels):
+            time.sleep(0.05)
+            return super().embed_images(pixels)
+
+    store = Store.open(__import__("pathlib").Path({db!r}))
+    store.add_folder({folder!r})
+    embedder = Slow()
+    Indexer(store, embedder, batch_size=4).run(progress=lambda p: print("committed", p.done, flush=True))
+    """
+)
+
+
+def test_killed_indexer_leaves_a_sound_index_and_resumes(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for i in range(200):
+        _photo(folder / f"{i:03}.png", "blue", (20 + i % 50, 20 + i // 50))
+    db = tmp_path / "index.sqlite3"
+    script = _SLOW_INDEXER.format(tests=str(Path(__file__).parents[1]), db=str(db), folder=str(folder))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("committed") and int(line.split()[1]) >= 12:
+            break
+    child.kill()
+    child.wait(10)
+
+    with Store.open(db) as store:
+        assert store.integrity_ok()
+        committed = store.counts("fake-colour").indexed
+        assert 12 <= committed < 200
+        embedder = ColourEmbedder()
+        Indexer(store, embedder).run()
+        assert embedder.images_embedded == 200 - committed
+        assert store.counts("fake-colour").indexed == 200
