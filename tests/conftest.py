@@ -25,3 +25,27 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
     monkeypatch.setenv("XMR_DATA_DIR", str(tmp_path_factory.mktemp("xmr-data")))
     monkeypatch.delenv("XMR_MODEL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight tiny CLIP in hub layout (tf_model.h5 + tokenizer + preprocessor config)."""
+    from tiny_models import make_tiny_clip
+
+    return make_tiny_clip(tmp_path_factory.mktemp("tiny-clip"), weights="h5")
+
+
+@pytest.fixture(scope="session")
+def tiny_pt_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny CLIP as ``tiny_model_dir`` but as PyTorch-layout model.safetensors (LAION/DataComp style)."""
+    from tiny_models import make_tiny_clip
+
+    return make_tiny_clip(tmp_path_factory.mktemp("tiny-clip-pt"), weights="safetensors-pt")
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny CLIP trained for a few seconds on coloured shapes: "a red circle" finds red circles."""
+    from tiny_models import train_tiny_clip
+
+    return train_tiny_clip(tmp_path_factory.mktemp("trained-clip"), seconds=25)

@@ -1,0 +1,106 @@
+"""Loading models: registry names, hub ids and local folders; both weight formats; downloads and offline errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xmr_desktop.engine import loading
+from xmr_desktop.engine.embedder import ClipEmbedder, load_embedder
+from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, ensure_model, read_model_id
+from xmr_desktop.engine.registry import DEFAULT_MODEL, REGISTRY, resolve_model_argument
+from xmr_desktop.errors import ModelLoadError, ModelUnavailableError
+
+
+def _pixels(embedder: ClipEmbedder, n: int, seed: int = 0) -> np.ndarray:
+    height, width = embedder.image_spec.crop
+    return np.random.default_rng(seed).normal(size=(n, 3, height, width)).astype(np.float32)
+
+
+def test_model_argument_forms(tmp_path: Path) -> None:
+    assert resolve_model_argument(None).spec == REGISTRY[DEFAULT_MODEL]
+    assert resolve_model_argument("openai-b32").spec.hub_id == "openai/clip-vit-base-patch32"
+    assert resolve_model_argument("openai/clip-vit-base-patch32").spec.name == "openai-b32"
+    assert resolve_model_argument("someone/their-clip").spec.hub_id == "someone/their-clip"
+    assert resolve_model_argument(str(tmp_path)).local_dir == tmp_path.resolve()
+    with pytest.raises(ModelUnavailableError, match="unknown model 'nonsense'"):
+        resolve_model_argument("nonsense")
+
+
+def test_tf_and_pytorch_weights_give_the_same_embeddings(tiny_model_dir: Path, tiny_pt_model_dir: Path) -> None:
+    from_h5 = load_embedder(str(tiny_model_dir), Path("/nonexistent"))
+    from_pt = load_embedder(str(tiny_pt_model_dir), Path("/nonexistent"))
+    pixels = _pixels(from_h5, 3)
+    np.testing.assert_allclose(from_h5.embed_images(pixels), from_pt.embed_images(pixels), atol=1e-5)
+    texts = ["a red circle", "snow in the mountains"]
+    np.testing.assert_allclose(from_h5.embed_texts(texts), from_pt.embed_texts(texts), atol=1e-5)
+
+
+def test_embeddings_are_unit_float32_and_batch_independent(tiny_model_dir: Path) -> None:
+    embedder = load_embedder(str(tiny_model_dir), Path("/nonexistent"))
+    pixels = _pixels(embedder, 5)
+    batch = embedder.embed_images(pixels)
+    assert batch.dtype == np.float32 and batch.shape == (5, embedder.dim)
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(embedder.embed_images(pixels[2:3])[0], batch[2], atol=1e-5)
+    texts = embedder.embed_texts(["a red circle", "a blue square " * 40, "雪山日落"])
+    assert texts.shape == (3, embedder.dim)
+    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, atol=1e-5)
+    assert embedder.embed_images(pixels[:0]).shape == (0, embedder.dim)
+
+
+def test_download_converts_pytorch_weights_once(tiny_pt_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    calls: list[str] = []
+
+    def fake_snapshot_download(repo_id: str, *, local_dir: Path, allow_patterns: list[str], **_: object) -> str:
+        calls.append(repo_id)
+        Path(local_dir).mkdir(parents=True)
+        for name in allow_patterns:
+            if (tiny_pt_model_dir / name).exists():
+                shutil.copy(tiny_pt_model_dir / name, Path(local_dir) / name)
+        return str(local_dir)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    ref = resolve_model_argument("datacomp-b32")
+    files = ensure_model(ref, tmp_path / "models")
+    assert calls == [ref.spec.hub_id]
+    assert files.directory == tmp_path / "models" / ref.spec.folder_name
+    assert (files.directory / "tf_model.h5").is_file() and not (files.directory / "model.safetensors").exists()
+    assert files.model_id == ref.spec.hub_id
+    assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".partial")]
+    assert ensure_model(ref, tmp_path / "models") == files and calls == [ref.spec.hub_id]
+    ClipEmbedder(files).embed_texts(["a red circle"])
+
+
+def test_offline_without_the_model_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailableError) as raised:
+        ensure_model(resolve_model_argument("openai-b32"), tmp_path / "models")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "openai-b32" in message and "--model /path/to/folder" in message
+    assert not (tmp_path / "models" / "openai--clip-vit-base-patch32").exists()
+
+
+def test_local_model_identity_is_stable_and_marker_wins(tiny_model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, copy)
+    assert read_model_id(copy) == read_model_id(tiny_model_dir)
+    loading.write_model_marker(copy, image_model_id="base/model")
+    assert read_model_id(copy) == "base/model"
+    assert (copy / MODEL_MARKER).is_file()
+
+
+def test_damaged_model_folder_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "tf_model.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ModelLoadError, match="cannot load the model"):
+        ClipEmbedder(ModelFiles(broken, "broken", "x"))
+    (broken / "tf_model.h5").unlink()
+    with pytest.raises(ModelLoadError, match="has no tf_model.h5 or model.safetensors"):
+        ClipEmbedder(ModelFiles(broken, "broken", "x"))
