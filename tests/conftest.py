@@ -48,4 +48,11 @@ def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny CLIP trained for a few seconds on coloured shapes: "a red circle" finds red circles."""
     from tiny_models import train_tiny_clip
 
-    return train_tiny_clip(tmp_path_factory.mktemp("trained-clip"), seconds=25)
+    # A cap, not a target: on an idle machine training stops at 600 steps well before this.
+    return train_tiny_clip(tmp_path_factory.mktemp("trained-clip"), seconds=60)
+
+
+@pytest.fixture(scope="session")
+def tiny_pt_clip_dir() -> Path:
+    """Committed tiny CLIP saved by PyTorch itself, with expected.npz holding PyTorch's features for fixed inputs."""
+    return Path(__file__).parent / "data" / "tiny_pt_clip"

@@ -104,3 +104,19 @@ def test_damaged_model_folder_is_a_clear_error(tiny_model_dir: Path, tmp_path: P
     (broken / "tf_model.h5").unlink()
     with pytest.raises(ModelLoadError, match="has no tf_model.h5 or model.safetensors"):
         ClipEmbedder(ModelFiles(broken, "broken", "x"))
+
+
+def test_pytorch_saved_checkpoint_matches_pytorch_outputs(tiny_pt_clip_dir: Path) -> None:
+    """A checkpoint written by PyTorch's CLIPModel, converted by our loader, reproduces PyTorch's features."""
+    import tensorflow as tf
+
+    from xmr_desktop.engine.loading import load_clip
+
+    expected = np.load(tiny_pt_clip_dir / "expected.npz")
+    model, _, _ = load_clip(tiny_pt_clip_dir)
+    image = model.get_image_features(pixel_values=tf.constant(expected["pixel_values"])).numpy()
+    text = model.get_text_features(
+        input_ids=tf.constant(expected["input_ids"]), attention_mask=tf.constant(expected["attention_mask"])
+    ).numpy()
+    np.testing.assert_allclose(image, expected["image_features"], atol=1e-5)
+    np.testing.assert_allclose(text, expected["text_features"], atol=1e-5)
