@@ -1,0 +1,184 @@
+"""Thumbnails decoded off the GUI thread, cached in memory and on disk.
+
+Decoding runs on a small ``QThreadPool`` of its own (Picard keeps urgent and bulk work in separate pools):
+``QImageReader`` with a scaled size (Qt's JPEG reader then decodes at a reduced DCT scale), Pillow as a fallback
+for formats Qt cannot read. Worker threads only make ``QImage``s; the GUI thread turns them into icons.
+Disk entries are keyed by path, size and mtime, so an edited photo gets a new thumbnail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_PX = 256
+MEMORY_ITEMS = 500
+_DISK_FORMAT = "jpg"
+
+
+def cache_key(path: str, size: int, mtime: float, px: int = THUMBNAIL_PX) -> str:
+    """The disk cache's name for one version of one photo at one resolution."""
+    digest = hashlib.blake2b(f"{px}\0{size}\0{mtime!r}\0".encode() + os.fsencode(path), digest_size=16)
+    return digest.hexdigest()
+
+
+def decode_thumbnail(path: str, px: int = THUMBNAIL_PX) -> QImage:
+    """Read ``path`` scaled to fit ``px`` x ``px`` (EXIF orientation applied); a null QImage if unreadable."""
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and size.width() > 0 and size.height() > 0:
+        if max(size.width(), size.height()) > px:
+            reader.setScaledSize(size.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
+        if not image.isNull():
+            return image
+    return _decode_with_pillow(path, px)
+
+
+def _decode_with_pillow(path: str, px: int) -> QImage:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            opened.draft("RGB", (px, px))
+            image = ImageOps.exif_transpose(opened).convert("RGBA")
+            image.thumbnail((px, px))
+            data = image.tobytes()
+            return QImage(data, image.width, image.height, 4 * image.width, QImage.Format.Format_RGBA8888).copy()
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
+        log.debug("no thumbnail for %s: %s", path, error)
+        return QImage()
+
+
+class _Emitter(QObject):
+    decoded = Signal(str, int, QImage)
+
+
+class _DecodeTask(QRunnable):
+    """Load one thumbnail from the disk cache, or decode it and store it there."""
+
+    def __init__(self, emitter: _Emitter, token: int, path: str, cache_file: Path | None, px: int) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._emitter, self._token, self._path, self._cache_file, self._px = emitter, token, path, cache_file, px
+
+    def run(self) -> None:
+        image = QImage()
+        if self._cache_file is not None and self._cache_file.is_file():
+            image = QImage(str(self._cache_file))
+        if image.isNull():
+            image = decode_thumbnail(self._path, self._px)
+            if not image.isNull() and self._cache_file is not None:
+                self._store(image)
+        self._emitter.decoded.emit(self._path, self._token, image)
+
+    def _store(self, image: QImage) -> None:
+        assert self._cache_file is not None
+        try:
+            self._cache_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            partial = self._cache_file.with_suffix(f".{os.getpid()}.part")
+            if image.convertToFormat(QImage.Format.Format_RGB32).save(str(partial), _DISK_FORMAT, 85):
+                partial.replace(self._cache_file)
+        except OSError as error:  # a full or read-only cache disk only costs speed
+            log.debug("cannot cache thumbnail of %s: %s", self._path, error)
+
+
+class ThumbnailCache(QObject):
+    """Icons for photo paths, decoded in the background on demand.
+
+    Signals:
+        ready(path): the icon for ``path`` is now available from ``icon()``.
+
+    Attributes:
+        cache_dir: disk cache folder (None: memory only).
+        px: decode resolution (the largest thumbnail size the view offers).
+    """
+
+    ready = Signal(str)
+
+    def __init__(
+        self, cache_dir: Path | None, *, px: int = THUMBNAIL_PX, memory_items: int = MEMORY_ITEMS, threads: int = 3,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.cache_dir = cache_dir
+        self.px = px
+        self._memory_items = memory_items
+        self._icons: OrderedDict[str, QIcon] = OrderedDict()
+        self._in_flight: set[str] = set()
+        self._token = 0
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max(1, min(threads, os.cpu_count() or 1)))
+        self._emitter = _Emitter(self)
+        self._emitter.decoded.connect(self._on_decoded)
+        self._placeholder: QIcon | None = None
+        self._broken: QIcon | None = None
+
+    def icon(self, path: str, size: int = 0, mtime: float = 0.0) -> QIcon | None:
+        """The cached icon, or None after queueing a decode (``ready`` follows)."""
+        icon = self._icons.get(path)
+        if icon is not None:
+            self._icons.move_to_end(path)
+            return icon
+        if path not in self._in_flight:
+            self._in_flight.add(path)
+            cache_file = None
+            if self.cache_dir is not None:
+                key = cache_key(path, size, mtime, self.px)
+                cache_file = self.cache_dir / key[:2] / f"{key}.{_DISK_FORMAT}"
+            self._pool.start(_DecodeTask(self._emitter, self._token, path, cache_file, self.px))
+        return None
+
+    def placeholder(self) -> QIcon:
+        """A neutral tile shown until a thumbnail is ready."""
+        if self._placeholder is None:
+            self._placeholder = _tile(QColor(128, 128, 128, 60))
+        return self._placeholder
+
+    def cancel_pending(self) -> None:
+        """Forget queued decodes (a new result list replaced the old one); running ones still finish."""
+        self._pool.clear()
+        self._in_flight.clear()
+        self._token += 1
+
+    def wait(self, msecs: int = 2000) -> bool:
+        """Drop queued work and wait for running decodes (before the application quits)."""
+        self.cancel_pending()
+        return self._pool.waitForDone(msecs)
+
+    @Slot(str, int, QImage)
+    def _on_decoded(self, path: str, token: int, image: QImage) -> None:
+        if token == self._token:
+            self._in_flight.discard(path)
+        if image.isNull():
+            if self._broken is None:
+                self._broken = _tile(QColor(200, 60, 60, 60))
+            icon = self._broken
+        else:
+            icon = QIcon(QPixmap.fromImage(image))
+        self._icons[path] = icon
+        self._icons.move_to_end(path)
+        while len(self._icons) > self._memory_items:
+            self._icons.popitem(last=False)
+        self.ready.emit(path)
+
+
+def _tile(colour: QColor) -> QIcon:
+    pixmap = QPixmap(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    painter.drawRoundedRect(8, 8, THUMBNAIL_PX - 16, THUMBNAIL_PX - 16, 12, 12)
+    painter.end()
+    return QIcon(pixmap)
