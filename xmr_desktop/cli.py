@@ -18,6 +18,8 @@ from typing import Any, TextIO
 from xmr_desktop import __version__
 from xmr_desktop.config import Paths, resolve_paths
 from xmr_desktop.errors import UnknownFolderError, XmrError
+from xmr_desktop.learn.cli_commands import COMMANDS as LEARN_COMMANDS
+from xmr_desktop.learn.cli_commands import add_commands as add_learn_commands
 from xmr_desktop.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="known models and which are on disk")
     models.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_learn_commands(commands)
     return parser
 
 
@@ -109,13 +112,15 @@ def _cmd_index(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _cmd_search(args: argparse.Namespace, paths: Paths) -> int:
+    from xmr_desktop.learn.concepts import load_expander
     from xmr_desktop.search.searcher import Searcher
 
     if bool(args.query) == bool(args.image):
         print("xmr search: error: give either a QUERY or --image PATH", file=sys.stderr)
         return EXIT_USAGE
     with _open_store(paths) as store:
-        searcher = Searcher(store, _load_embedder(args, paths))
+        embedder = _load_embedder(args, paths)
+        searcher = Searcher(store, embedder, concepts=load_expander(paths.data_dir, embedder.model_id))
         if args.image:
             results = searcher.similar(args.image, args.top, folder=args.folder)
         else:
@@ -135,7 +140,7 @@ def _cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     from xmr_desktop.engine.registry import resolve_model_argument
     from xmr_desktop.engine.tf_runtime import compute_device
 
-    ref = resolve_model_argument(args.model)
+    ref = resolve_model_argument(args.model, paths.models_dir)
     model_dir = ref.local_dir or paths.models_dir / ref.spec.folder_name  # type: ignore[union-attr]
     on_disk = ref.local_dir is not None or (model_dir / MODEL_MARKER).is_file()
     model_id = read_model_id(model_dir) if on_disk else None
@@ -226,6 +231,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Paths], int]] = {
     "skipped": _cmd_skipped,
     "remove": _cmd_remove,
     "models": _cmd_models,
+    **LEARN_COMMANDS,
 }
 
 

@@ -84,9 +84,14 @@ class ClipEmbedder:
 
 def load_embedder(
     model: str | None, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None
-) -> ClipEmbedder:
-    """Resolve a ``--model`` argument, download it if needed, and load it."""
-    files = ensure_model(resolve_model_argument(model), models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
+) -> Any:
+    """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP or a two-tower model)."""
+    ref = resolve_model_argument(model, models_dir)
+    files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
+    from xmr_desktop.learn.two_tower import TwoTowerEmbedder, is_two_tower
+
+    if is_two_tower(files.directory):
+        return TwoTowerEmbedder(files)
     return ClipEmbedder(files)
 
 

@@ -106,12 +106,18 @@ class ModelRef:
     spec: ModelSpec | None = None
 
 
-def resolve_model_argument(argument: str | None) -> ModelRef:
-    """Understand a ``--model`` value (None: ``$XMR_MODEL`` or the default)."""
+def resolve_model_argument(argument: str | None, models_dir: Path | None = None) -> ModelRef:
+    """Understand a ``--model`` value (None: ``$XMR_MODEL`` or the default).
+
+    Besides registry names, hub ids and folders, a bare name finds a model saved under ``models_dir`` (what
+    ``xmr finetune --out NAME`` writes).
+    """
     text = argument or os.environ.get("XMR_MODEL") or DEFAULT_MODEL
     candidate = Path(text).expanduser()
     if candidate.is_dir():
         return ModelRef(text, local_dir=candidate.resolve())
+    if models_dir is not None and "/" not in text and (models_dir / text / "xmr_model.json").is_file():
+        return ModelRef(text, local_dir=(models_dir / text).resolve())
     if text in REGISTRY:
         return ModelRef(text, spec=REGISTRY[text])
     for spec in REGISTRY.values():

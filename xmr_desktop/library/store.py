@@ -427,6 +427,19 @@ class Store:
         ).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype=_VECTOR_DTYPE).astype(np.float32)
 
+    def vectors_for_hashes(self, model_id: str, hashes: Iterable[bytes]) -> dict[bytes, np.ndarray]:
+        """The float32 vectors stored for these content hashes under ``model_id`` (hashes without one are absent)."""
+        found: dict[bytes, np.ndarray] = {}
+        wanted = list(dict.fromkeys(hashes))
+        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+            chunk = wanted[start : start + 500]
+            rows = self._conn.execute(
+                f"SELECT content_hash, vector FROM embeddings WHERE model_id = ? AND content_hash IN ({','.join('?' * len(chunk))})",
+                (model_id, *chunk),
+            )
+            found.update((bytes(digest), np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)) for digest, blob in rows)
+        return found
+
     def integrity_ok(self) -> bool:
         """Full ``PRAGMA integrity_check`` (slow on big indexes; open() runs the quick one)."""
         try:

@@ -12,6 +12,7 @@ import numpy as np
 
 from xmr_desktop.engine.preprocess import ImageRejected, ImageSpec, load_for_embedding
 from xmr_desktop.errors import QueryError, UnknownFolderError
+from xmr_desktop.learn.concepts import ConceptExpander
 from xmr_desktop.library.scanner import IMAGE_EXTENSIONS
 from xmr_desktop.library.store import FileRecord, Store
 from xmr_desktop.search.query import QueryTerm, combine, parse_query
@@ -44,11 +45,13 @@ class Searcher:
     Attributes:
         store: the index (a connection owned by the calling thread).
         embedder: the model that embeds query texts and query images.
+        concepts: personal names ("Rex") taught from photos; a term naming one mixes in its prototype.
     """
 
-    def __init__(self, store: Store, embedder: TextImageEmbedder) -> None:
+    def __init__(self, store: Store, embedder: TextImageEmbedder, concepts: ConceptExpander | None = None) -> None:
         self.store = store
         self.embedder = embedder
+        self.concepts = concepts
         self._rows: list[FileRecord] | None = None
         self._index: VectorIndex | None = None
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -89,14 +92,21 @@ class Searcher:
     def _term_vector(self, term: QueryTerm) -> np.ndarray:
         if term.kind == "image":
             return self._image_vector(term.value)
-        cached = self._text_cache.get(term.value)
+        if self.concepts is not None:
+            mixed = self.concepts.term_vector(term.value, self._text_vector)
+            if mixed is not None:
+                return mixed
+        return self._text_vector(term.value)
+
+    def _text_vector(self, text: str) -> np.ndarray:
+        cached = self._text_cache.get(text)
         if cached is None:
-            cached = self.embedder.embed_texts([term.value])[0]
-            self._text_cache[term.value] = cached
+            cached = self.embedder.embed_texts([text])[0]
+            self._text_cache[text] = cached
             if len(self._text_cache) > _TEXT_CACHE_SIZE:
                 self._text_cache.popitem(last=False)
         else:
-            self._text_cache.move_to_end(term.value)
+            self._text_cache.move_to_end(text)
         return cached
 
     def _image_vector(self, path: str) -> np.ndarray:

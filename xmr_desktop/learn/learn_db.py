@@ -1,0 +1,192 @@
+"""The learning side's own SQLite file next to the index: cached image vectors of evaluation/training sets,
+and personal concepts.
+
+It is separate from the index (``index.sqlite3``) on purpose: evaluation sets are usually not indexed folders,
+and their vectors must survive ``Store.prune_embeddings`` (which drops vectors no indexed file refers to), so that
+evaluating a big set twice does not embed it twice. Vectors are float16 like the index's, and freshly computed
+vectors are rounded the same way before use, so a first and a second run report identical numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from xmr_desktop.errors import XmrError
+
+log = logging.getLogger(__name__)
+
+LEARN_DB_NAME = "learn.sqlite3"
+VECTOR_DTYPE = np.dtype("<f2")
+
+
+def _migrate_to_1(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE image_vectors (
+            model_id TEXT NOT NULL,
+            content_hash BLOB NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model_id, content_hash)
+        )"""
+    )
+    # name_key is the case-folded name: "Rex" and "rex" are one concept, shown as first typed.
+    conn.execute(
+        """CREATE TABLE concepts (
+            model_id TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            prototype BLOB NOT NULL,
+            photos TEXT NOT NULL,
+            created REAL NOT NULL,
+            PRIMARY KEY (model_id, name_key)
+        )"""
+    )
+
+
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class StoredConcept:
+    """A taught name: the mean of its photos' unit vectors in one model's image space.
+
+    Attributes:
+        name: as the user typed it.
+        model_id: the image space the prototype lives in (shared by a base model and its text-tuned models).
+        prototype: unit float32 vector.
+        photos: the photo paths it was taught from.
+        created: Unix time.
+    """
+
+    name: str
+    model_id: str
+    prototype: np.ndarray
+    photos: list[str]
+    created: float
+
+
+class LearnDB:
+    """The learning database (one connection; create one per thread, like ``Store``)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> LearnDB:
+        """Open (creating and migrating) the database at ``path``; a directory means ``path/learn.sqlite3``."""
+        if path.is_dir():
+            path = path / LEARN_DB_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=5.0, check_same_thread=True)
+            conn.execute("PRAGMA journal_mode=WAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise XmrError(f"{path} was written by a newer xmr_desktop (schema {version}); update xmr_desktop")
+            while version < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
+                _MIGRATIONS[version](conn)
+                version += 1
+                conn.execute(f"PRAGMA user_version={version}")
+                conn.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            raise XmrError(f"cannot open {path}: {error}") from error
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> LearnDB:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- image vectors -------------------------------------------------------------------------------------
+
+    def vectors(self, model_id: str, hashes: Iterable[bytes]) -> dict[bytes, np.ndarray]:
+        """Cached float32 vectors for those of ``hashes`` that have one."""
+        return vectors_by_hash(self._conn, "image_vectors", model_id, hashes)
+
+    def put_vectors(self, model_id: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO image_vectors(model_id, content_hash, vector) VALUES (?, ?, ?)",
+                ((model_id, digest, np.asarray(vector, VECTOR_DTYPE).tobytes()) for digest, vector in items),
+            )
+
+    # -- concepts ------------------------------------------------------------------------------------------
+
+    def put_concept(self, concept: StoredConcept) -> None:
+        with self._write() as conn:
+            conn.execute(
+                """INSERT OR REPLACE INTO concepts(model_id, name_key, name, prototype, photos, created)
+                VALUES (?, ?, ?, ?, ?, ?)""",
+                (
+                    concept.model_id,
+                    concept.name.casefold(),
+                    concept.name,
+                    np.asarray(concept.prototype, "<f4").tobytes(),
+                    json.dumps(concept.photos),
+                    concept.created,
+                ),
+            )
+
+    def concepts(self, model_id: str) -> list[StoredConcept]:
+        rows = self._conn.execute(
+            "SELECT name, model_id, prototype, photos, created FROM concepts WHERE model_id = ? ORDER BY name_key",
+            (model_id,),
+        )
+        return [
+            StoredConcept(name, mid, np.frombuffer(blob, "<f4").copy(), json.loads(photos), created)
+            for name, mid, blob, photos, created in rows
+        ]
+
+    def remove_concept(self, model_id: str, name: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM concepts WHERE model_id = ? AND name_key = ?", (model_id, name.casefold())
+            )
+            return cursor.rowcount > 0
+
+
+def vectors_by_hash(
+    conn: sqlite3.Connection, table: str, model_id: str, hashes: Iterable[bytes], chunk: int = 500
+) -> dict[bytes, np.ndarray]:
+    """``content_hash -> float32 vector`` from a ``(model_id, content_hash, vector float16)`` table.
+
+    Works on the index's ``embeddings`` table as well as ours; queried in chunks to stay under SQLite's
+    variable limit.
+    """
+    wanted = list(dict.fromkeys(hashes))
+    found: dict[bytes, np.ndarray] = {}
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start : start + chunk]
+        rows = conn.execute(
+            f"SELECT content_hash, vector FROM {table} WHERE model_id = ? AND content_hash IN ({','.join('?' * len(part))})",
+            [model_id, *part],
+        )
+        for digest, blob in rows:
+            found[bytes(digest)] = np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
+    return found
