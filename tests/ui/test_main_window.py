@@ -92,7 +92,7 @@ def test_context_menu_copy_path_and_find_similar(qtbot: Any, make_window: Any, p
     second = window.results_model.index(1)
     menu = view.context_menu_for(second)
     actions = {action.text(): action for action in menu.actions() if action.text()}
-    assert list(actions) == ["Open", "Show in folder", "Copy path", "Find similar"]
+    assert list(actions) == ["Open", "Show in folder", "Copy path", "Find similar", "Teach a name…"]
     actions["Copy path"].trigger()
     second_path = window.results_model.data(second, ResultsModel.PathRole)
     assert QGuiApplication.clipboard().text() == second_path

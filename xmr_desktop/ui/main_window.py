@@ -15,6 +15,7 @@ from xmr_desktop.config import Paths
 from xmr_desktop.library.indexer import IndexReport
 from xmr_desktop.library.scanner import image_extensions
 from xmr_desktop.library.watcher import FolderWatcher
+from xmr_desktop.ui.concepts_dialog import ConceptsController
 from xmr_desktop.ui.folder_info import FolderInfo
 from xmr_desktop.ui.folders import FoldersPanel
 from xmr_desktop.ui.menus import build_menus
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
     Attributes:
         handle: the indexing worker's handle (its ``worker`` emits progress, results…).
         search_bar, results_model, results_view, folders_panel, status_panel, thumbnails: the parts.
+        concepts: "Teach a name…" and "Names…" (personal concepts).
         settings: persisted preferences.
     """
 
@@ -131,6 +133,8 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_MS)
         self._refresh_timer.timeout.connect(self._refresh_results)
+        self.concepts = ConceptsController(self)
+        self.concepts.search_stale.connect(self._refresh_results)
         build_menus(self)
         self.search_bar.query_changed.connect(self._on_query_changed)
         self.search_bar.folder_changed.connect(self._on_folder_filter)

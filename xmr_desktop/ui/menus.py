@@ -14,13 +14,16 @@ if TYPE_CHECKING:
 
 
 def build_menus(window: MainWindow) -> None:
-    """File / View / Help menus, plus Ctrl+L (search), Ctrl+= (larger) and Escape (clear the search)."""
+    """File / Edit / View / Help menus, plus Ctrl+L (search), Ctrl+= (larger) and Escape (clear the search)."""
     bar = window.search_bar
     file_menu = window.menuBar().addMenu("&File")
     _action(window, file_menu, "&Add folder…", window.choose_folder, QKeySequence.StandardKey.Open)
     _action(window, file_menu, "Get &model…", lambda: window.show_model_dialog())
     file_menu.addSeparator()
     _action(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+    edit_menu = window.menuBar().addMenu("&Edit")
+    _action(window, edit_menu, "Teach a &name…", lambda: window.concepts.teach())
+    _action(window, edit_menu, "Na&mes…", window.concepts.show_names)
     view_menu = window.menuBar().addMenu("&View")
     view_menu.addAction(window.folders_dock.toggleViewAction())
     _action(window, view_menu, "&Search", bar.focus_search, QKeySequence.StandardKey.Find)

@@ -17,12 +17,14 @@ class ResultsView(QListView):
 
     Signals:
         similar_requested(path): the user chose "Find similar" on a photo.
+        teach_requested(list[str]): the user chose "Teach a name…" for these photos.
 
     Attributes:
         thumb_size: the current icon edge in pixels.
     """
 
     similar_requested = Signal(str)
+    teach_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,10 +85,13 @@ class ResultsView(QListView):
         copy_action.triggered.connect(lambda: desktop.copy_paths(paths))
         similar_action = QAction("Find similar", menu)
         similar_action.triggered.connect(lambda: self.similar_requested.emit(path))
+        teach_action = QAction("Teach a name…", menu)
+        teach_action.triggered.connect(lambda: self.teach_requested.emit(paths))
         for action in (open_action, reveal_action, copy_action):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(similar_action)
+        menu.addAction(teach_action)
         return menu
 
     @Slot(QPoint)

@@ -22,6 +22,7 @@ from xmr_desktop.library.indexer import Indexer, IndexProgress, IndexReport
 from xmr_desktop.library.store import Store
 from xmr_desktop.library.watcher import Changes, FolderWatcher
 from xmr_desktop.search.searcher import Searcher
+from xmr_desktop.ui.concept_work import ConceptBook
 from xmr_desktop.ui.folder_monitor import FolderMonitor, WatcherFactory
 from xmr_desktop.ui.index_jobs import IndexJobs
 from xmr_desktop.ui.model_files import Embedder, EmbedderFactory
@@ -48,6 +49,8 @@ class IndexWorker(QObject):
         finished(IndexReport): an indexing run that did something ended with nothing left to do.
         folders_changed(list[FolderInfo]): folders with counts and states (throttled while indexing).
         state_changed(state): "loading", "scanning", "indexing", "paused" or "idle".
+        concept_taught(name, photos): a name was taught from that many photos; searches use it from now on.
+        concepts_changed(list[ConceptInfo]): the names taught for the current model (after load, teach, remove).
         error(message): something failed that the user should know about.
         stopped(): ``shutdown`` finished; the thread can quit.
 
@@ -67,6 +70,8 @@ class IndexWorker(QObject):
     finished = Signal(object)
     folders_changed = Signal(object)
     state_changed = Signal(str)
+    concept_taught = Signal(str, int)
+    concepts_changed = Signal(object)
     error = Signal(str)
     stopped = Signal()
 
@@ -88,6 +93,9 @@ class IndexWorker(QObject):
         self.gate = RequestGate()
         self._db_path, self._models_dir = db_path, models_dir
         self._embedder_factory = embedder_factory
+        self._concepts = ConceptBook(
+            db_path.parent, taught=self.concept_taught.emit, changed=self.concepts_changed.emit, error=self.error.emit
+        )
         self._watcher_factory = watcher_factory
         self._indexer_options = {k: v for k, v in (("batch_size", batch_size), ("decode_workers", decode_workers)) if v}
         self._stop = threading.Event()
@@ -166,6 +174,7 @@ class IndexWorker(QObject):
         if self._store is not None:
             self._indexer = Indexer(self._store, embedder, **self._indexer_options)  # type: ignore[arg-type]
             self._searcher = Searcher(self._store, embedder)  # type: ignore[arg-type]
+            self._concepts.refresh(self._searcher)
         self.model_ready.emit(str(getattr(embedder, "name", argument or "")), str(getattr(embedder, "device", "")))
         self._emit_folders(force=True)
         if self._queued_search is not None:
@@ -255,6 +264,22 @@ class IndexWorker(QObject):
         for path in paths if paths is not None else [f.path for f in self._store.folders()]:
             self._jobs.queue_scan(path)
         self._schedule()
+
+    @Slot(str, object)
+    def teach_concept(self, name: str, photos: list[str]) -> None:
+        """Teach ``name`` from ``photos`` (their indexed vectors; nothing is embedded again) and search with it."""
+        self.gate.served()
+        self._concepts.teach(self._searcher, name, photos)
+
+    @Slot(str)
+    def remove_concept(self, name: str) -> None:
+        self.gate.served()
+        self._concepts.remove(self._searcher, name)
+
+    @Slot()
+    def list_concepts(self) -> None:
+        self.gate.served()
+        self._concepts.refresh(self._searcher)
 
     @Slot()
     def shutdown(self) -> None:

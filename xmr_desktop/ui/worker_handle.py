@@ -53,6 +53,9 @@ class WorkerHandle(QObject):
     _set_folder_paused = Signal(str, bool)
     _set_paused = Signal(bool)
     _rescan = Signal(object)
+    _teach_concept = Signal(str, object)
+    _remove_concept = Signal(str)
+    _list_concepts = Signal()
     _shutdown = Signal()
 
     def __init__(
@@ -91,6 +94,9 @@ class WorkerHandle(QObject):
             (self._set_folder_paused, w.set_folder_paused),
             (self._set_paused, w.set_paused),
             (self._rescan, w.rescan),
+            (self._teach_concept, w.teach_concept),
+            (self._remove_concept, w.remove_concept),
+            (self._list_concepts, w.list_concepts),
             (self._shutdown, w.shutdown),
         ):
             signal.connect(slot, queued)
@@ -139,6 +145,16 @@ class WorkerHandle(QObject):
 
     def rescan(self, paths: list[str] | None = None) -> None:
         self._post(self._rescan, paths)
+
+    def teach_concept(self, name: str, photos: list[str]) -> None:
+        """Teach ``name`` from ``photos``; the worker answers ``concept_taught`` + ``concepts_changed`` or ``error``."""
+        self._post(self._teach_concept, name, list(photos))
+
+    def remove_concept(self, name: str) -> None:
+        self._post(self._remove_concept, name)
+
+    def list_concepts(self) -> None:
+        self._post(self._list_concepts)
 
     def stop(self, timeout_ms: int = 2000) -> bool:
         """Ask the worker to finish its batch, release everything and end the thread; True if it ended in time.
