@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from xmr_desktop.engine.preprocess import ImageRejected, ImageSpec, content_hash, load_for_embedding, read_file_bytes
-from xmr_desktop.learn.learn_db import VECTOR_DTYPE, LearnDB, vectors_by_hash
+from xmr_desktop.learn.learn_db import LearnDB
+from xmr_desktop.library.store import VECTOR_DTYPE
 
 log = logging.getLogger(__name__)
 

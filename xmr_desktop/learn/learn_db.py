@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,11 +21,11 @@ from types import TracebackType
 import numpy as np
 
 from xmr_desktop.errors import XmrError
+from xmr_desktop.library.store import VECTOR_DTYPE, transaction, vectors_by_hash
 
 log = logging.getLogger(__name__)
 
 LEARN_DB_NAME = "learn.sqlite3"
-VECTOR_DTYPE = np.dtype("<f2")
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -94,11 +94,10 @@ class LearnDB:
             if version > SCHEMA_VERSION:
                 raise XmrError(f"{path} was written by a newer xmr_desktop (schema {version}); update xmr_desktop")
             while version < SCHEMA_VERSION:
-                conn.execute("BEGIN IMMEDIATE")
-                _MIGRATIONS[version](conn)
-                version += 1
-                conn.execute(f"PRAGMA user_version={version}")
-                conn.execute("COMMIT")
+                with transaction(conn):
+                    _MIGRATIONS[version](conn)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version={version}")
         except sqlite3.DatabaseError as error:
             raise XmrError(f"cannot open {path}: {error}") from error
         return cls(conn, path)
@@ -112,16 +111,8 @@ class LearnDB:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._conn)
 
     # -- image vectors -------------------------------------------------------------------------------------
 
@@ -169,24 +160,3 @@ class LearnDB:
                 "DELETE FROM concepts WHERE model_id = ? AND name_key = ?", (model_id, name.casefold())
             )
             return cursor.rowcount > 0
-
-
-def vectors_by_hash(
-    conn: sqlite3.Connection, table: str, model_id: str, hashes: Iterable[bytes], chunk: int = 500
-) -> dict[bytes, np.ndarray]:
-    """``content_hash -> float32 vector`` from a ``(model_id, content_hash, vector float16)`` table.
-
-    Works on the index's ``embeddings`` table as well as ours; queried in chunks to stay under SQLite's
-    variable limit.
-    """
-    wanted = list(dict.fromkeys(hashes))
-    found: dict[bytes, np.ndarray] = {}
-    for start in range(0, len(wanted), chunk):
-        part = wanted[start : start + chunk]
-        rows = conn.execute(
-            f"SELECT content_hash, vector FROM {table} WHERE model_id = ? AND content_hash IN ({','.join('?' * len(part))})",
-            [model_id, *part],
-        )
-        for digest, blob in rows:
-            found[bytes(digest)] = np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
-    return found

@@ -29,7 +29,7 @@ from xmr_desktop.errors import IndexCorruptError, IndexTooNewError, UnknownFolde
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 5.0
-_VECTOR_DTYPE = np.dtype("<f2")
+VECTOR_DTYPE = np.dtype("<f2")
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def _folder(row: Sequence[Any]) -> Folder:
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     # IMMEDIATE takes the write lock up front: a deferred transaction that reads first fails with
     # SQLITE_BUSY (no waiting) if another connection commits before it upgrades to a writer.
     conn.execute("BEGIN IMMEDIATE")
@@ -136,6 +136,26 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def vectors_by_hash(
+    conn: sqlite3.Connection, table: str, model_id: str, hashes: Iterable[bytes], chunk: int = 500
+) -> dict[bytes, np.ndarray]:
+    """``content_hash -> float32 vector`` from a ``(model_id, content_hash, vector float16)`` table.
+
+    Queried in chunks to stay under SQLite's bound-variable limit; hashes without a vector are absent.
+    """
+    wanted = list(dict.fromkeys(hashes))
+    found: dict[bytes, np.ndarray] = {}
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start : start + chunk]
+        rows = conn.execute(
+            f"SELECT content_hash, vector FROM {table} WHERE model_id = ? AND content_hash IN ({','.join('?' * len(part))})",
+            [model_id, *part],
+        )
+        for digest, blob in rows:
+            found[bytes(digest)] = np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
+    return found
 
 
 def _corrupt(db_path: Path, detail: object) -> IndexCorruptError:
@@ -202,7 +222,7 @@ class Store:
                 f"knows up to {SCHEMA_VERSION}); update xmr_desktop or use another data directory."
             )
         while version < SCHEMA_VERSION:
-            with _transaction(conn):
+            with transaction(conn):
                 # Re-read under the write lock: another process may have migrated while we waited for it.
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0 and conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
@@ -226,7 +246,7 @@ class Store:
         self.close()
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        return _transaction(self._conn)
+        return transaction(self._conn)
 
     # -- folders -------------------------------------------------------------------------------------------
 
@@ -352,7 +372,7 @@ class Store:
                 if vector is None or cursor.rowcount == 0:
                     continue
                 blob = _encode_vector(vector, dim)
-                dim = len(blob) // _VECTOR_DTYPE.itemsize
+                dim = len(blob) // VECTOR_DTYPE.itemsize
                 conn.execute(
                     "INSERT OR IGNORE INTO embeddings(content_hash, model_id, vector) VALUES (?, ?, ?)",
                     (content_hash, model_id, blob),
@@ -366,7 +386,7 @@ class Store:
     def _model_dim(self, model_id: str) -> int | None:
         sql = "SELECT length(vector) FROM embeddings WHERE model_id = ? LIMIT 1"
         row = self._conn.execute(sql, (model_id,)).fetchone()
-        return None if row is None else row[0] // _VECTOR_DTYPE.itemsize
+        return None if row is None else row[0] // VECTOR_DTYPE.itemsize
 
     def prune_embeddings(self) -> int:
         """Delete vectors no file refers to; returns how many. Vectors of files reset to pending go too."""
@@ -410,7 +430,7 @@ class Store:
             return [], np.zeros((0, 0), dtype=np.float32)
         records = [_record(row) for row in rows]
         # One buffer and one conversion for the whole matrix: no per-row numpy objects.
-        flat = np.frombuffer(b"".join(row[10] for row in rows), dtype=_VECTOR_DTYPE)
+        flat = np.frombuffer(b"".join(row[10] for row in rows), dtype=VECTOR_DTYPE)
         try:
             matrix = flat.reshape(len(rows), -1)
         except ValueError as error:
@@ -425,20 +445,11 @@ class Store:
             WHERE f.path = ? AND f.state = 'ok'""",
             (model_id, os.fsencode(path)),
         ).fetchone()
-        return None if row is None else np.frombuffer(row[0], dtype=_VECTOR_DTYPE).astype(np.float32)
+        return None if row is None else np.frombuffer(row[0], dtype=VECTOR_DTYPE).astype(np.float32)
 
     def vectors_for_hashes(self, model_id: str, hashes: Iterable[bytes]) -> dict[bytes, np.ndarray]:
         """The float32 vectors stored for these content hashes under ``model_id`` (hashes without one are absent)."""
-        found: dict[bytes, np.ndarray] = {}
-        wanted = list(dict.fromkeys(hashes))
-        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
-            chunk = wanted[start : start + 500]
-            rows = self._conn.execute(
-                f"SELECT content_hash, vector FROM embeddings WHERE model_id = ? AND content_hash IN ({','.join('?' * len(chunk))})",
-                (model_id, *chunk),
-            )
-            found.update((bytes(digest), np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)) for digest, blob in rows)
-        return found
+        return vectors_by_hash(self._conn, "embeddings", model_id, hashes)
 
     def integrity_ok(self) -> bool:
         """Full ``PRAGMA integrity_check`` (slow on big indexes; open() runs the quick one)."""
@@ -452,7 +463,7 @@ class Store:
 
 def _encode_vector(vector: np.ndarray, dim: int | None) -> bytes:
     with np.errstate(over="ignore"):  # overflow becomes inf, rejected below with a clear message
-        array = np.asarray(vector, dtype=_VECTOR_DTYPE)
+        array = np.asarray(vector, dtype=VECTOR_DTYPE)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"a vector must be 1-D and non-empty, got shape {array.shape}")
     if dim is not None and array.size != dim:
