@@ -99,7 +99,7 @@ def _cmd_index(args: argparse.Namespace, paths: Paths) -> int:
             folders = store.folders()
             if not folders:
                 raise UnknownFolderError("no folders yet; add one with `xmr index PATH`")
-        embedder = _load_embedder(args, paths)
+        embedder = _load_embedder(args, paths, preload=False)  # loads only if something needs embedding
         indexer = Indexer(store, embedder, **_without_none(batch_size=args.batch_size, decode_workers=args.workers))
         with _ProgressPrinter(sys.stderr) as printer:
             report = indexer.run(folders, progress=printer.update)
@@ -241,10 +241,10 @@ def _open_store(paths: Paths) -> Any:
     return Store.open(paths.index_db)
 
 
-def _load_embedder(args: argparse.Namespace, paths: Paths) -> Any:
+def _load_embedder(args: argparse.Namespace, paths: Paths, *, preload: bool = True) -> Any:
     from xmr_desktop.engine.embedder import load_embedder
 
-    return load_embedder(args.model, paths.models_dir)
+    return load_embedder(args.model, paths.models_dir, preload=preload)
 
 
 class _ProgressPrinter:

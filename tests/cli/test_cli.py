@@ -128,3 +128,17 @@ def test_progress_is_plain_lines_when_not_a_terminal(tiny_model_dir: Path, tmp_p
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["indexing: 3/3 (%s photos/s)" % result.stderr.split("(")[1].split()[0]]
     assert result.stdout.startswith("indexed 3 ")
+
+
+def test_reindexing_an_unchanged_folder_does_not_load_the_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    make_folder(folder, all_items()[:2], rng=np.random.default_rng(5))
+    script = (
+        "import sys; from xmr_desktop.cli import main;"
+        f"code = main(['--model', {str(tiny_model_dir)!r}, 'index', {str(folder)!r}]);"
+        "print(code, 'tensorflow' in sys.modules)"
+    )
+    env = {**os.environ, "XMR_DATA_DIR": str(tmp_path / "data")}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300) for _ in range(2)]
+    assert [r.stdout.splitlines()[-1] for r in runs] == ["0 True", "0 False"], [r.stderr for r in runs]
+    assert runs[1].stdout.startswith("indexed 0 (0 embedded, 0 reused), unchanged 2")

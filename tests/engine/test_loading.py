@@ -52,6 +52,14 @@ def test_embeddings_are_unit_float32_and_batch_independent(tiny_model_dir: Path)
     assert embedder.embed_images(pixels[:0]).shape == (0, embedder.dim)
 
 
+def test_short_texts_padded_to_a_bucket_embed_like_full_context(tiny_model_dir: Path) -> None:
+    embedder = load_embedder(str(tiny_model_dir), Path("/nonexistent"))
+    short, long = "a red circle", " ".join(["a blue square on the beach"] * 10)
+    alone = embedder.embed_texts([short])[0]  # padded to the smallest bucket
+    with_long = embedder.embed_texts([short, long])[0]  # padded to the model's whole context
+    np.testing.assert_allclose(alone, with_long, atol=1e-5)
+
+
 def test_download_converts_pytorch_weights_once(tiny_pt_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
     calls: list[str] = []
 
@@ -100,10 +108,10 @@ def test_damaged_model_folder_is_a_clear_error(tiny_model_dir: Path, tmp_path: P
     shutil.copytree(tiny_model_dir, broken)
     (broken / "tf_model.h5").write_bytes(b"not hdf5")
     with pytest.raises(ModelLoadError, match="cannot load the model"):
-        ClipEmbedder(ModelFiles(broken, "broken", "x"))
+        ClipEmbedder(ModelFiles(broken, "broken", "x")).load()
     (broken / "tf_model.h5").unlink()
     with pytest.raises(ModelLoadError, match="has no tf_model.h5 or model.safetensors"):
-        ClipEmbedder(ModelFiles(broken, "broken", "x"))
+        ClipEmbedder(ModelFiles(broken, "broken", "x")).load()
 
 
 def test_pytorch_saved_checkpoint_matches_pytorch_outputs(tiny_pt_clip_dir: Path) -> None:

@@ -47,5 +47,5 @@ class CountingEmbedder:
     def embed_texts(self, texts):
         return self.inner.embed_texts(texts)
 
-    def __getattr__(self, name: str):  # _model, _tokenizer, directory: what fine-tuning reads
+    def __getattr__(self, name: str):  # model, tokenizer, directory: what fine-tuning reads
         return getattr(self.inner, name)

@@ -20,8 +20,8 @@ from xmr_desktop.errors import XmrError
 def test_tuned_top_reproduces_get_text_features(trained_clip: Path, variant: str) -> None:
     base = load_clip(trained_clip)
     captions = ["a red circle", "a blue square on a sofa", "a yellow wedge"]
-    tower = TunedTextTower(base._model, variant, n_layers=2)
-    features = CaptionBatcher(tower, base._tokenizer, captions, 32).features()
+    tower = TunedTextTower(base.model, variant, n_layers=2)
+    features = CaptionBatcher(tower, base.tokenizer, captions, 32).features()
     np.testing.assert_allclose(features, base.embed_texts(captions), atol=1e-5)
 
 

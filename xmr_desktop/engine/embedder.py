@@ -19,7 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class ClipEmbedder:
-    """A loaded CLIP model.
+    """A CLIP model; TensorFlow and the weights load on first use (or on ``load()``), not on construction.
+
+    ``name``, ``model_id`` and ``directory`` are known at once, so an index run that finds nothing new never
+    pays the seconds of loading TensorFlow and the model.
 
     Attributes:
         name: the model as the user named it.
@@ -30,69 +33,126 @@ class ClipEmbedder:
         device: where TensorFlow computes (``GPU: …`` or ``CPU (n cores)``).
     """
 
+    # Texts are padded to the shortest of these that fits the batch (the model's context is the last bucket):
+    # a query of a few words costs about half of a full 77-token pass, and each bucket is traced only once.
+    TEXT_BUCKETS = (16, 32)
+
     def __init__(self, files: ModelFiles) -> None:
-        tf = tensorflow()
         self.name = files.name
         self.model_id = files.model_id
         self.directory = files.directory
-        self.device = compute_device()
-        self._model, self._tokenizer, self.image_spec = load_clip(files.directory)
-        self.dim = int(self._model.config.projection_dim)
-        self._max_tokens = int(self._model.config.text_config.max_position_embeddings)
-        height, width = self.image_spec.crop
-        # Fixed signatures: one trace serves every batch size, and text is padded to one length.
-        self._image_fn = tf.function(
-            self._model.get_image_features,
-            input_signature=[tf.TensorSpec([None, 3, height, width], tf.float32)],
-            reduce_retracing=True,
-        )
-        self._text_fn = tf.function(
-            lambda ids, mask: self._model.get_text_features(input_ids=ids, attention_mask=mask),
-            input_signature=[tf.TensorSpec([None, self._max_tokens], tf.int32)] * 2,
-        )
+        self._loaded: _LoadedClip | None = None
         self._lock = threading.Lock()
-        log.info("loaded model %s (%s, %d-d) on %s", self.name, self.directory, self.dim, self.device)
+
+    def load(self) -> "ClipEmbedder":
+        """Load TensorFlow and the model now (idempotent); returns self."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = _LoadedClip(self.directory)
+                log.info("loaded model %s (%s, %d-d) on %s", self.name, self.directory, self.dim, self.device)
+        return self
+
+    @property
+    def image_spec(self) -> ImageSpec:
+        return self._ready().image_spec
+
+    @property
+    def dim(self) -> int:
+        return self._ready().dim
+
+    @property
+    def model(self) -> Any:
+        """The ``TFCLIPModel`` itself (fine-tuning reads and trains its text side)."""
+        return self._ready().model
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._ready().tokenizer
+
+    @property
+    def device(self) -> str:
+        self._ready()
+        return compute_device()
+
+    def _ready(self) -> "_LoadedClip":
+        return self._loaded if self._loaded is not None else self.load()._loaded  # type: ignore[return-value]
 
     def embed_images(self, pixels: np.ndarray) -> np.ndarray:
         """Embed a (N, 3, H, W) float32 batch from ``preprocess``; returns (N, dim) unit vectors."""
+        loaded = self._ready()
         if len(pixels) == 0:
-            return np.zeros((0, self.dim), np.float32)
+            return np.zeros((0, loaded.dim), np.float32)
         tf = tensorflow()
         with self._lock:
-            features = self._image_fn(tf.constant(pixels, dtype=tf.float32)).numpy()
+            features = loaded.image_fn(tf.constant(pixels, dtype=tf.float32)).numpy()
         return _normalised(features)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts (any length; long ones are truncated to the model's context); (N, dim) unit vectors."""
+        loaded = self._ready()
         if not texts:
-            return np.zeros((0, self.dim), np.float32)
+            return np.zeros((0, loaded.dim), np.float32)
         tf = tensorflow()
-        tokens = self._tokenizer(
-            list(texts), padding="max_length", truncation=True, max_length=self._max_tokens, return_tensors="np"
+        tokens = loaded.tokenizer(
+            list(texts), padding="longest", truncation=True, max_length=loaded.max_tokens, return_tensors="np"
         )
+        length = next((b for b in self.TEXT_BUCKETS if b >= tokens["input_ids"].shape[1]), loaded.max_tokens)
+        ids, mask = (_pad_columns(tokens[key], length, loaded.pad_id if key == "input_ids" else 0) for key in ("input_ids", "attention_mask"))
         with self._lock:
-            features = self._text_fn(
-                tf.constant(tokens["input_ids"], dtype=tf.int32), tf.constant(tokens["attention_mask"], dtype=tf.int32)
-            ).numpy()
+            features = loaded.text_fn(tf.constant(ids, dtype=tf.int32), tf.constant(mask, dtype=tf.int32)).numpy()
         return _normalised(features)
 
     def close(self) -> None:
-        """Drop the model so its memory can be reclaimed."""
-        self._model = self._image_fn = self._text_fn = None
-        tensorflow().keras.backend.clear_session()
+        """Drop the model so its memory can be reclaimed; it loads again if used."""
+        with self._lock:
+            if self._loaded is not None:
+                self._loaded = None
+                tensorflow().keras.backend.clear_session()
+
+
+class _LoadedClip:
+    """The TensorFlow side of a ``ClipEmbedder``: model, tokenizer and traced functions."""
+
+    def __init__(self, directory: Path) -> None:
+        tf = tensorflow()
+        self.model, self.tokenizer, self.image_spec = load_clip(directory)
+        self.dim = int(self.model.config.projection_dim)
+        self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
+        self.pad_id = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0)
+        height, width = self.image_spec.crop
+        # One trace serves every batch size; text traces once per padding bucket.
+        self.image_fn = tf.function(
+            self.model.get_image_features,
+            input_signature=[tf.TensorSpec([None, 3, height, width], tf.float32)],
+            reduce_retracing=True,
+        )
+        self.text_fn = tf.function(
+            lambda ids, mask: self.model.get_text_features(input_ids=ids, attention_mask=mask),
+            input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2,
+        )
+
+
+def _pad_columns(array: np.ndarray, length: int, value: int) -> np.ndarray:
+    if array.shape[1] >= length:
+        return array[:, :length]
+    return np.pad(array, ((0, 0), (0, length - array.shape[1])), constant_values=value)
 
 
 def load_embedder(
-    model: str | None, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None
+    model: str | None, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None, preload: bool = True
 ) -> Any:
-    """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP or a two-tower model)."""
+    """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP or a two-tower model).
+
+    With ``preload=False`` a CLIP model loads on first use instead (``xmr index`` with nothing new to embed).
+    """
     ref = resolve_model_argument(model, models_dir)
     files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
     from xmr_desktop.learn.two_tower import TwoTowerEmbedder, is_two_tower
 
     if is_two_tower(files.directory):
         return TwoTowerEmbedder(files)
-    return ClipEmbedder(files)
+    embedder = ClipEmbedder(files)
+    return embedder.load() if preload else embedder
 
 
 def _normalised(features: np.ndarray) -> np.ndarray:

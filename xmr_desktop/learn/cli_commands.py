@@ -168,29 +168,10 @@ COMMANDS = {"eval": cmd_eval, "finetune": cmd_finetune, "concept": cmd_concept}
 # -- helpers -------------------------------------------------------------------------------------------------
 
 
-def model_dir(model: str | None, paths: Paths) -> Path | None:
-    """A saved (tuned or two-tower) model's folder when ``model`` names one in the models folder."""
-    from xmr_desktop.engine.loading import MODEL_MARKER
-
-    if model and "/" not in model and (paths.models_dir / model / MODEL_MARKER).is_file():
-        return paths.models_dir / model
-    return None
-
-
 def load_model(model: str | None, paths: Paths) -> Any:
-    """Load any model ``--model`` names: a saved model by NAME, a two-tower folder, or what ``load_embedder`` knows."""
-    from xmr_desktop.engine.embedder import ClipEmbedder, load_embedder
-    from xmr_desktop.engine.loading import ModelFiles, read_model_id
-    from xmr_desktop.engine.registry import resolve_model_argument
-    from xmr_desktop.learn.two_tower import TwoTowerEmbedder, is_two_tower
+    """Load what ``--model`` names, exactly as the rest of the app does (saved names, folders, hub ids)."""
+    from xmr_desktop.engine.embedder import load_embedder
 
-    directory = model_dir(model, paths)
-    if directory is None:
-        ref = resolve_model_argument(model)
-        directory = ref.local_dir
-    if directory is not None:
-        files = ModelFiles(directory, model or directory.name, read_model_id(directory))
-        return TwoTowerEmbedder(files) if is_two_tower(directory) else ClipEmbedder(files)
     return load_embedder(model, paths.models_dir)
 
 
@@ -199,12 +180,10 @@ def model_id_of(model: str | None, paths: Paths) -> str:
     from xmr_desktop.engine.loading import MODEL_MARKER, read_model_id
     from xmr_desktop.engine.registry import resolve_model_argument
 
-    directory = model_dir(model, paths)
-    if directory is None:
-        ref = resolve_model_argument(model)
-        directory = ref.local_dir or paths.models_dir / ref.spec.folder_name  # type: ignore[union-attr]
-        if ref.local_dir is None and not (directory / MODEL_MARKER).is_file():
-            raise XmrError(f"model '{ref.argument}' is not on disk yet; run a search or `xmr index` with it first")
+    ref = resolve_model_argument(model, paths.models_dir)
+    directory = ref.local_dir or paths.models_dir / ref.spec.folder_name  # type: ignore[union-attr]
+    if ref.local_dir is None and not (directory / MODEL_MARKER).is_file():
+        raise XmrError(f"model '{ref.argument}' is not on disk yet; run a search or `xmr index` with it first")
     return read_model_id(directory)
 
 

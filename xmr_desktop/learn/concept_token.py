@@ -25,8 +25,8 @@ class TokenTextEncoder:
     """Embeds texts containing ``*`` with a given vector in place of that token's embedding (CLIP models)."""
 
     def __init__(self, embedder: Any) -> None:
-        model = embedder._model
-        self._tokenizer = embedder._tokenizer
+        model = embedder.model
+        self._tokenizer = embedder.tokenizer
         self._embeddings = model.clip.text_model.embeddings
         self._tower = TunedTextTower(model, "last-layers", n_layers=len(model.clip.text_model.encoder.layers))
         self._max_length = int(model.config.text_config.max_position_embeddings)

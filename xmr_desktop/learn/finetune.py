@@ -117,7 +117,7 @@ def finetune_text(
     save_to: Path | None = None,
     name: str | None = None,
 ) -> FinetuneResult:
-    """Tune ``embedder``'s text side on ``train`` (a ``ClipEmbedder``; its ``_model``/``_tokenizer`` are used).
+    """Tune ``embedder``'s text side on ``train`` (a ``ClipEmbedder``; its ``model``/``tokenizer`` are used).
 
     ``val`` defaults to a fixed-seed ``config.val_fraction`` of ``train``'s images. The embedder's in-memory
     weights are restored to the base model's before returning. With ``save_to`` (``models_dir / name``) the
@@ -131,7 +131,7 @@ def finetune_text(
         train, val = train.split_off(cfg.val_fraction, seed=cfg.seed)
     if save_to is not None and save_to.exists():
         raise XmrError(f"a model named '{save_to.name}' already exists in {save_to.parent}; choose another name")
-    model, tokenizer = embedder._model, embedder._tokenizer
+    model, tokenizer = embedder.model, embedder.tokenizer
     max_length = int(model.config.text_config.max_position_embeddings)
 
     train, train_images, _ = pair_image_vectors(embedder, train, store=store, cache=cache)
@@ -223,8 +223,8 @@ def _save(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=target.parent))
     try:
-        embedder._model.save_pretrained(str(staging))
-        embedder._tokenizer.save_pretrained(str(staging))
+        embedder.model.save_pretrained(str(staging))
+        embedder.tokenizer.save_pretrained(str(staging))
         base_dir = Path(embedder.directory)
         if (base_dir / "preprocessor_config.json").is_file():
             shutil.copy2(base_dir / "preprocessor_config.json", staging / "preprocessor_config.json")

@@ -152,6 +152,9 @@ class Indexer:
         started = time.monotonic()
         model_id = self.embedder.model_id
         todo = self.store.pending(model_id, folder_ids)
+        if not todo:  # nothing to read: don't touch the model (a lazy one would load for nothing)
+            report.stopped = report.stopped or should_stop()
+            return report
         known = self.store.known_hashes(model_id)
         state = IndexProgress(0, len(todo), 0, 0, 0, 0.0)
         batch = _Batch()
