@@ -1,0 +1,137 @@
+"""Query latency of xmr at N synthetic vectors: text query -> top-50, text encoding included, warm app.
+
+Runs in the project venv, one process per library size so memory figures are clean. The index is a real
+``Store`` (SQLite, float16 vectors) holding N synthetic unit vectors, built once through the store's own API
+and kept under ``benchmarks/.work/query-db``. The query path is the app's: ``Searcher.search`` (query parsing,
+the embedder's text tower, ``VectorIndex.top_k``) with the vectors already loaded, each query a new phrase so
+the searcher's text cache never answers.
+
+Usage: python -m benchmarks.query_ours MODEL_DIR N [--queries 30]   (prints one JSON line)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import WORK, percentile, rss_mib
+
+DIM = 512
+FOLDER = "/synthetic/photos"
+NOUNS = "dog cat beach mountain birthday cake bicycle sunset forest snow car boat kitchen wedding garden city".split()
+
+
+def synthetic_vectors(n: int, seed: int = 0) -> np.ndarray:
+    """The same N unit vectors for both tools (float32, seeded by N)."""
+    rng = np.random.default_rng(seed + n)
+    vectors = np.empty((n, DIM), np.float32)
+    for start in range(0, n, 100_000):  # chunks keep the float64 temporaries small
+        chunk = rng.standard_normal((min(100_000, n - start), DIM))
+        vectors[start : start + len(chunk)] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    return vectors
+
+
+def queries(count: int, offset: int = 0) -> list[str]:
+    """Distinct, realistic phrases (a cache hit would not be a query)."""
+    return [f"a photo of a {NOUNS[i % len(NOUNS)]} number {offset + i}" for i in range(count)]
+
+
+def build_store(db_path: Path, n: int, model_id: str) -> None:
+    from xmr_desktop.library.store import Store
+
+    done = db_path.with_suffix(".complete")
+    if done.is_file():
+        return
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in db_path.parent.glob(db_path.name + "*"):
+        stale.unlink()
+    vectors = synthetic_vectors(n)
+    with Store.open(db_path) as store:
+        folder = store.add_folder(FOLDER)
+        store.record_scan(folder.id, ((f"{FOLDER}/{i // 1000:04d}/IMG_{i:07d}.jpg", 3_000_000 + i, 1_700_000_000_000_000_000 + i) for i in range(n)), [])
+        records = store.pending(model_id)
+        for start in range(0, n, 20_000):
+            chunk = records[start : start + 20_000]
+            store.commit_batch(
+                model_id,
+                [(r.id, (start + j).to_bytes(16, "little"), 4032, 3024, vectors[start + j]) for j, r in enumerate(chunk)],
+                [],
+            )
+    done.write_text(f"{n}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("n", type=int)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--top", type=int, default=50)
+    args = parser.parse_args()
+
+    from xmr_desktop.engine.embedder import load_embedder
+    from xmr_desktop.library.store import Store
+    from xmr_desktop.search.searcher import Searcher
+
+    embedder = load_embedder(str(args.model), Path("/nonexistent-models-dir"))
+    db_path = WORK / "query-db" / f"xmr-{args.n}" / "index.db"
+    started = time.perf_counter()
+    build_store(db_path, args.n, embedder.model_id)
+    build_s = time.perf_counter() - started
+
+    first_encode_started = time.perf_counter()
+    embedder.embed_texts(["warm up the text tower"])  # the app warms this off the GUI thread
+    first_encode_s = time.perf_counter() - first_encode_started
+    rss_before, _ = rss_mib()
+    with Store.open(db_path) as store:
+        searcher = Searcher(store, embedder)
+        started = time.perf_counter()
+        searcher.search("the first query loads the vectors", args.top)
+        first_query_s = time.perf_counter() - started
+        rss_after, peak = rss_mib()
+        total, encode, rank = [], [], []
+        for text in queries(args.queries):
+            t0 = time.perf_counter()
+            results = searcher.search(text, args.top)
+            total.append(time.perf_counter() - t0)
+            assert len(results) == min(args.top, args.n)
+        # The two parts on their own: the text tower, and ranking a fixed query vector.
+        _, index = searcher._loaded()
+        for text in queries(args.queries, offset=10_000):
+            t0 = time.perf_counter()
+            vector = embedder.embed_texts([text])[0]
+            t1 = time.perf_counter()
+            index.top_k(vector, args.top)
+            t2 = time.perf_counter()
+            encode.append(t1 - t0)
+            rank.append(t2 - t1)
+        matrix_mib = index._vectors.nbytes / 2**20
+    ms = lambda xs, q: 1000 * percentile(xs, q)  # noqa: E731
+    print(
+        json.dumps(
+            {
+                "n": args.n,
+                "queries": args.queries,
+                "p50_ms": ms(total, 50),
+                "p95_ms": ms(total, 95),
+                "encode_p50_ms": ms(encode, 50),
+                "rank_p50_ms": ms(rank, 50),
+                "rank_p95_ms": ms(rank, 95),
+                "first_text_encode_s": first_encode_s,
+                "first_query_with_load_s": first_query_s,
+                "index_rss_mib": rss_after - rss_before,
+                "matrix_mib": matrix_mib,
+                "float16_mib": args.n * DIM * 2 / 2**20,
+                "process_rss_mib": rss_after,
+                "process_peak_mib": peak,
+                "build_s": build_s,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
