@@ -3,7 +3,7 @@
 Part A decodes alone (``load_for_embedding``: read, hash, draft-mode JPEG decode, resize, crop, normalise).
 Part B is the indexer's real situation: a pool decodes a few batches ahead while the main thread runs the
 TF image tower (batch 16), so decoders and TF compete for the same cores. The tower is either the project's
-``ClipEmbedder.embed_images`` (``tf.function``, dynamic batch) or an XLA-compiled fixed batch of 16.
+``ClipEmbedder.embed_images`` (float32) or the same model built under Keras' ``mixed_bfloat16`` policy.
 Each variant runs ``--repeats`` times, interleaved; medians are printed.
 
 Usage: python -m benchmarks.micro.decode_pool PHOTO_DIR MODEL_DIR [--images 96] [--repeats 3]
@@ -46,24 +46,29 @@ def decode_only(paths: list[str], spec: ImageSpec, kind: str, workers: int) -> f
         return len(paths) / (time.perf_counter() - started)
 
 
-def xla_embed(embedder, batch: int):
-    """``embed_images`` with an XLA-compiled tower for exactly ``batch`` images (a short batch is zero-padded)."""
+def bf16_embed(model_dir: Path, batch: int = 16):
+    """``embed_images`` with the model built under Keras' ``mixed_bfloat16`` policy (see micro/bf16_tower.py)."""
+    import tf_keras
+
+    from xmr_desktop.engine.loading import load_clip
     from xmr_desktop.engine.tf_runtime import tensorflow
 
     tf = tensorflow()
-    h, w = embedder.image_spec.crop
+    tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model, _, spec = load_clip(model_dir)
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    h, w = spec.crop
     fn = tf.function(
-        embedder._model.get_image_features, input_signature=[tf.TensorSpec([batch, 3, h, w], tf.float32)], jit_compile=True
+        lambda x: tf.cast(model.get_image_features(x), tf.float32), input_signature=[tf.TensorSpec([None, 3, h, w], tf.float32)]
     )
 
     def embed(pixels: np.ndarray) -> np.ndarray:
-        n = len(pixels)
-        if n < batch:
-            pixels = np.concatenate([pixels, np.zeros((batch - n, *pixels.shape[1:]), np.float32)])
-        out = fn(tf.constant(pixels)).numpy()[:n]
+        out = fn(tf.constant(pixels)).numpy()
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
-    embed(np.zeros((batch, 3, h, w), np.float32))  # compile once
+    embed(np.zeros((batch, 3, h, w), np.float32))  # trace once
     return embed
 
 
@@ -108,7 +113,7 @@ def main() -> None:
     embedder = load_embedder(str(args.model), Path("/nonexistent-models-dir"))
     spec = embedder.image_spec
     embedder.embed_images(np.zeros((16, 3, *spec.crop), np.float32))  # trace once
-    towers = {"tf.function": embedder.embed_images, "xla": xla_embed(embedder, 16)}
+    towers = {"float32": embedder.embed_images, "bf16": bf16_embed(args.model)}
     model_only: dict[str, list[float]] = {name: [] for name in towers}
     x = np.random.default_rng(0).standard_normal((len(paths), 3, *spec.crop)).astype(np.float32)
     variants = [("threads", 1), ("threads", cores), ("processes", 1), ("processes", cores)]
