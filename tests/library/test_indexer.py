@@ -243,3 +243,14 @@ def test_killed_indexer_leaves_a_sound_index_and_resumes(tmp_path: Path) -> None
         Indexer(store, embedder).run()
         assert embedder.images_embedded == 200 - committed
         assert store.counts("fake-colour").indexed == 200
+
+
+def test_many_identical_photos_are_embedded_once(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "copies"
+    original = _photo(folder / "0.png", "green")
+    for i in range(1, 60):
+        (folder / f"{i}.png").write_bytes(original.read_bytes())
+    embedder = ColourEmbedder()
+    report = _index(store, embedder, folder)
+    assert embedder.images_embedded == 1
+    assert (report.embedded, report.reused) == (1, 59)

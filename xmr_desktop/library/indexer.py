@@ -162,7 +162,8 @@ class Indexer:
             if isinstance(outcome, str):
                 batch.skipped.append((record.id, outcome))
                 log.info("skipped %s: %s", record.path, outcome)
-            elif outcome.pixels is None or outcome.content_hash in batch.hashes:
+            elif outcome.pixels is None or outcome.content_hash in batch.hashes or outcome.content_hash in known:
+                # Decoded before an identical file's vector was committed: reuse that vector, skip the model.
                 batch.reused.append((record.id, outcome.content_hash, outcome.width, outcome.height))
             else:
                 batch.add_pixels(record.id, outcome)

@@ -78,7 +78,9 @@ class Searcher:
             return []
         query = combine([(term.weight, self._term_vector(term)) for term in terms])
         allowed = self._folder_mask(rows, folder) if folder else None
-        exclude = [i for i, row in enumerate(rows) if any(t.kind == "image" and t.value == row.path for t in terms)]
+        # The query images themselves are not results; only image queries pay for this pass over the rows.
+        query_images = {term.value for term in terms if term.kind == "image"}
+        exclude = [i for i, row in enumerate(rows) if row.path in query_images] if query_images else []
         hits = index.top_k(query, top_k, allowed=allowed, exclude=exclude)
         return [_result(rows[i], score) for i, score in hits]
 
