@@ -19,22 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+# Runs in the faiss venv by path: the shared, stdlib-only helpers come from the repository itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import rss_mib  # noqa: E402
+
 DIM = 512
 K = 50
-
-
-def rss_mib() -> tuple[float, float]:
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            key, number = line.split(":")
-            values[key] = int(number.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
 
 
 def load(conn: sqlite3.Connection, model_id: str) -> tuple[np.ndarray, np.ndarray]:

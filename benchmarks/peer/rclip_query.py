@@ -24,37 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-DIM = 512
-FOLDER = "/synthetic/photos"
-NOUNS = "dog cat beach mountain birthday cake bicycle sunset forest snow car boat kitchen wedding garden city".split()
+# Runs in rclip's venv by path: the shared, numpy-only benchmark modules come from the repository itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import percentile, rss_mib  # noqa: E402
+from benchmarks.workload import DIM, FOLDER, queries, synthetic_vectors  # noqa: E402
+
 WORK = Path(__file__).resolve().parents[1] / ".work"
-
-
-def synthetic_vectors(n: int, seed: int = 0) -> np.ndarray:
-    """Identical to benchmarks.query_ours.synthetic_vectors (same seed, same generator)."""
-    rng = np.random.default_rng(seed + n)
-    vectors = np.empty((n, DIM), np.float32)
-    for start in range(0, n, 100_000):
-        chunk = rng.standard_normal((min(100_000, n - start), DIM))
-        vectors[start : start + len(chunk)] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
-    return vectors
-
-
-def queries(count: int, offset: int = 0) -> list[str]:
-    return [f"a photo of a {NOUNS[i % len(NOUNS)]} number {offset + i}" for i in range(count)]
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
-def rss_mib() -> tuple[float, float]:
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            key, number = line.split(":")
-            values[key] = int(number.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
 
 
 def build_db(db_path: Path, n: int) -> None:
