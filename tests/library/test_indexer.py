@@ -254,3 +254,16 @@ def test_many_identical_photos_are_embedded_once(store: Store, tmp_path: Path) -
     report = _index(store, embedder, folder)
     assert embedder.images_embedded == 1
     assert (report.embedded, report.reused) == (1, 59)
+
+
+def test_folder_filtered_search_sees_photos_indexed_after_a_refresh(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    _photo(folder / "a.png", "red")
+    embedder = ColourEmbedder()
+    _index(store, embedder, folder)
+    searcher = Searcher(store, embedder)
+    assert [r.path for r in searcher.search("red", 10, folder=str(folder))] == [str(folder / "a.png")]
+    late = _photo(folder / "b.png", "red", (50, 40))
+    Indexer(store, embedder).run()
+    searcher.refresh()
+    assert sorted(r.path for r in searcher.search("red", 10, folder=str(folder))) == [str(folder / "a.png"), str(late)]

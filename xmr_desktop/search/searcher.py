@@ -55,10 +55,12 @@ class Searcher:
         self._rows: list[FileRecord] | None = None
         self._index: VectorIndex | None = None
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._folder_masks: dict[str, np.ndarray] = {}
 
     def refresh(self) -> None:
         """Forget the in-memory vectors; the next search reloads them from the store."""
         self._rows = self._index = None
+        self._folder_masks.clear()
 
     def search(self, query: str, top_k: int = DEFAULT_TOP_K, folder: str | None = None) -> list[SearchResult]:
         """Best ``top_k`` photos for a query in xmr's syntax (``beach + sunset - people``, ``2:dog``, image paths)."""
@@ -123,11 +125,16 @@ class Searcher:
         return self.embedder.embed_images(loaded.pixels[np.newaxis])[0]
 
     def _folder_mask(self, rows: list[FileRecord], folder: str) -> np.ndarray:
+        """Rows inside ``folder``; computed once per folder until ``refresh()`` (a pass over every row)."""
         root = os.path.abspath(os.path.expanduser(folder))
-        if not any(root == f.path or root.startswith(f.path.rstrip(os.sep) + os.sep) for f in self.store.folders()):
-            raise UnknownFolderError(f"not an indexed folder: {folder}")
-        prefix = root.rstrip(os.sep) + os.sep
-        return np.fromiter((row.path.startswith(prefix) for row in rows), dtype=bool, count=len(rows))
+        mask = self._folder_masks.get(root)
+        if mask is None:
+            if not any(root == f.path or root.startswith(f.path.rstrip(os.sep) + os.sep) for f in self.store.folders()):
+                raise UnknownFolderError(f"not an indexed folder: {folder}")
+            prefix = root.rstrip(os.sep) + os.sep
+            mask = np.fromiter((row.path.startswith(prefix) for row in rows), dtype=bool, count=len(rows))
+            self._folder_masks[root] = mask
+        return mask
 
 
 def _is_image_file(path: str) -> bool:
