@@ -152,7 +152,7 @@ def walk_photos(root: str, on_error: Callable[[str, str], None] | None = None) -
                 yield ScannedFile(entry.path, file_stat.st_size, file_stat.st_mtime_ns)
 
 
-def _root_problem(root: str, has_files: bool) -> str | None:
+def root_problem(root: str, has_files: bool) -> str | None:
     """Why ``root`` cannot be trusted for a sweep (missing, unreadable, not a folder, suspiciously empty)."""
     try:
         with os.scandir(root) as iterator:
@@ -179,7 +179,7 @@ def sync_folder(store: Store, folder: Folder) -> ScanReport:
     report = ScanReport()
     known = store.file_stats(folder.id)
     had_files = bool(known)
-    problem = _root_problem(folder.path, had_files)
+    problem = root_problem(folder.path, had_files)
     if problem is not None:
         log.warning("Not scanning %s: %s", folder.path, problem)
         report.errors.append((folder.path, problem))
@@ -205,7 +205,7 @@ def sync_folder(store: Store, folder: Folder) -> ScanReport:
         new_or_changed.append((found.path, found.size, found.mtime_ns))
 
     # Checked again: a drive unplugged mid-walk makes the rest of the tree look deleted.
-    problem = _root_problem(folder.path, had_files)
+    problem = root_problem(folder.path, had_files)
     if problem is not None:
         log.warning("%s went away during the scan: %s", folder.path, problem)
         report.errors.append((folder.path, problem))

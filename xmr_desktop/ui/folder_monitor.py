@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from xmr_desktop.library.scanner import ScanReport
+from xmr_desktop.library.scanner import ScanReport, root_problem
 from xmr_desktop.library.store import Store
 from xmr_desktop.library.watcher import Changes
 from xmr_desktop.ui.folder_info import FolderInfo, FolderState
@@ -22,12 +22,8 @@ WatcherFactory = Callable[[Callable[[Changes], None]], Any]
 
 
 def folder_available(path: str, has_files: bool) -> bool:
-    """Readable, and not empty while the index has files for it (an unmounted mount point reads as empty)."""
-    try:
-        with os.scandir(path) as entries:
-            return next(entries, None) is not None or not has_files
-    except OSError:
-        return False
+    """Whether a sweep of ``path`` could be trusted: the scanner's own rule (an unmounted mount point reads as empty)."""
+    return root_problem(path, has_files) is None
 
 
 class FolderMonitor:
