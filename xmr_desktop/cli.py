@@ -136,13 +136,12 @@ def _cmd_search(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _cmd_status(args: argparse.Namespace, paths: Paths) -> int:
-    from xmr_desktop.engine.loading import MODEL_MARKER, read_model_id
+    from xmr_desktop.engine.loading import model_folder, read_model_id
     from xmr_desktop.engine.registry import resolve_model_argument
     from xmr_desktop.engine.tf_runtime import compute_device
 
     ref = resolve_model_argument(args.model, paths.models_dir)
-    model_dir = ref.local_dir or paths.models_dir / ref.spec.folder_name  # type: ignore[union-attr]
-    on_disk = ref.local_dir is not None or (model_dir / MODEL_MARKER).is_file()
+    model_dir, on_disk = model_folder(ref, paths.models_dir)
     model_id = read_model_id(model_dir) if on_disk else None
     with _open_store(paths) as store:
         folders = []
@@ -208,11 +207,11 @@ def _cmd_remove(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _cmd_models(args: argparse.Namespace, paths: Paths) -> int:
-    from xmr_desktop.engine.loading import MODEL_MARKER
-    from xmr_desktop.engine.registry import DEFAULT_MODEL, REGISTRY
+    from xmr_desktop.engine.loading import model_folder
+    from xmr_desktop.engine.registry import DEFAULT_MODEL, REGISTRY, ModelRef
 
     for spec in REGISTRY.values():
-        on_disk = (paths.models_dir / spec.folder_name / MODEL_MARKER).is_file()
+        on_disk = model_folder(ModelRef(spec.name, spec=spec), paths.models_dir)[1]
         entry = {"name": spec.name, "hub_id": spec.hub_id, "dim": spec.dim, "weights": spec.weights, "on_disk": on_disk}
         if args.json:
             print(json.dumps(entry))

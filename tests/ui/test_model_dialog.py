@@ -179,3 +179,16 @@ def test_without_a_model_the_window_opens_the_dialog_and_stays_usable(qtbot: Any
         window._on_model_chosen(None)  # what the dialog does after a successful download
     assert loaded == [None] and fake.images_embedded == 5
     window.close()
+
+
+def test_a_model_saved_under_a_name_counts_as_on_disk(tmp_path) -> None:
+    """`xmr finetune --out mine` saves into the models folder; the window must accept `--model mine`."""
+    from xmr_desktop.engine.loading import write_model_marker
+    from xmr_desktop.ui.model_files import model_status
+
+    saved = tmp_path / "models" / "mine"
+    saved.mkdir(parents=True)
+    (saved / "config.json").write_text("{}")
+    write_model_marker(saved, image_model_id="base")
+    status = model_status("mine", tmp_path / "models")
+    assert (status.on_disk, status.problem) == (True, "")

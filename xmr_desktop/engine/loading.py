@@ -55,17 +55,23 @@ class ModelFiles:
     model_id: str
 
 
+def model_folder(ref: ModelRef, models_dir: Path) -> tuple[Path, bool]:
+    """Where the model's files are (or a download will put them), and whether they are complete; no TensorFlow."""
+    if ref.local_dir is not None:
+        return ref.local_dir, (ref.local_dir / "config.json").is_file()
+    assert ref.spec is not None
+    target = models_dir / ref.spec.folder_name
+    return target, (target / MODEL_MARKER).is_file()
+
+
 def ensure_model(
     ref: ModelRef, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None
 ) -> ModelFiles:
     """Return the model's folder, downloading (and converting) it first if it is not on disk yet."""
-    if ref.local_dir is not None:
-        return ModelFiles(ref.local_dir, ref.argument, read_model_id(ref.local_dir))
-    assert ref.spec is not None
-    target = models_dir / ref.spec.folder_name
-    if not (target / MODEL_MARKER).is_file():
-        _download(ref.spec, target, endpoint=endpoint, tqdm_class=tqdm_class)
-    return ModelFiles(target, ref.spec.name, read_model_id(target))
+    directory, on_disk = model_folder(ref, models_dir)
+    if ref.spec is not None and not on_disk:
+        _download(ref.spec, directory, endpoint=endpoint, tqdm_class=tqdm_class)
+    return ModelFiles(directory, ref.spec.name if ref.spec else ref.argument, read_model_id(directory))
 
 
 def read_model_id(directory: Path) -> str:

@@ -177,12 +177,12 @@ def load_model(model: str | None, paths: Paths) -> Any:
 
 def model_id_of(model: str | None, paths: Paths) -> str:
     """The image-space id of ``--model`` without loading it (it must be on disk)."""
-    from xmr_desktop.engine.loading import MODEL_MARKER, read_model_id
+    from xmr_desktop.engine.loading import model_folder, read_model_id
     from xmr_desktop.engine.registry import resolve_model_argument
 
     ref = resolve_model_argument(model, paths.models_dir)
-    directory = ref.local_dir or paths.models_dir / ref.spec.folder_name  # type: ignore[union-attr]
-    if ref.local_dir is None and not (directory / MODEL_MARKER).is_file():
+    directory, on_disk = model_folder(ref, paths.models_dir)
+    if ref.local_dir is None and not on_disk:
         raise XmrError(f"model '{ref.argument}' is not on disk yet; run a search or `xmr index` with it first")
     return read_model_id(directory)
 

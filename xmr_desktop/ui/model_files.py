@@ -1,7 +1,4 @@
-"""Whether the chosen model is on disk, decided without TensorFlow (the GUI thread asks this at start-up).
-
-Qt-free; a candidate for ``engine/registry.py`` once the core wants it too.
-"""
+"""Whether the chosen model is on disk, decided without TensorFlow (the GUI thread asks this at start-up)."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from xmr_desktop.engine.loading import MODEL_MARKER
+from xmr_desktop.engine.loading import model_folder
 from xmr_desktop.engine.registry import resolve_model_argument
 from xmr_desktop.errors import XmrError
 
@@ -56,14 +53,13 @@ class ModelStatus:
 def model_status(argument: str | None, models_dir: Path) -> ModelStatus:
     """Look at the disk only: is the model named by ``argument`` ready to load?"""
     try:
-        ref = resolve_model_argument(argument)
+        ref = resolve_model_argument(argument, models_dir)
     except XmrError as error:
         return ModelStatus(argument, str(argument), "", False, str(error))
-    if ref.local_dir is not None:
-        return ModelStatus(argument, ref.argument, "", (ref.local_dir / "config.json").is_file())
-    assert ref.spec is not None
-    done = (models_dir / ref.spec.folder_name / MODEL_MARKER).is_file()
-    return ModelStatus(argument, ref.spec.name, ref.spec.hub_id, done)
+    on_disk = model_folder(ref, models_dir)[1]
+    if ref.spec is None:
+        return ModelStatus(argument, ref.argument, "", on_disk)
+    return ModelStatus(argument, ref.spec.name, ref.spec.hub_id, on_disk)
 
 
 def load_on_disk_embedder(argument: str | None, models_dir: Path) -> Embedder:
