@@ -137,10 +137,12 @@ def _cmd_search(args: argparse.Namespace, paths: Paths) -> int:
 
 def _cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     from xmr_desktop.engine.loading import model_folder, read_model_id
+    from xmr_desktop.engine.precision import image_compute_dtype
     from xmr_desktop.engine.registry import resolve_model_argument
     from xmr_desktop.engine.tf_runtime import compute_device
 
     ref = resolve_model_argument(args.model, paths.models_dir)
+    device = compute_device()
     model_dir, on_disk = model_folder(ref, paths.models_dir)
     model_id = read_model_id(model_dir) if on_disk else None
     with _open_store(paths) as store:
@@ -166,14 +168,15 @@ def _cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         "model_dir": str(model_dir),
         "model_on_disk": on_disk,
         "model_id": model_id,
-        "device": compute_device(),
+        "device": device,
+        "image_precision": image_compute_dtype(on_gpu=device.startswith("GPU")),
         "folders": folders,
     }
     if args.json:
         print(_json_line(status))
         return EXIT_OK
     print(f"model:    {ref.argument} ({'on disk' if on_disk else 'not downloaded yet'}: {model_dir})")
-    print(f"device:   {status['device']}")
+    print(f"device:   {status['device']}, photos embedded in {status['image_precision']}")
     print(f"data dir: {paths.data_dir}")
     if not folders:
         print("folders:  none yet; add one with `xmr index PATH`")

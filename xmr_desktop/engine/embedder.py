@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from xmr_desktop.engine.loading import ModelFiles, ensure_model, load_clip
+from xmr_desktop.engine.precision import bfloat16_image_features, image_compute_dtype
 from xmr_desktop.engine.preprocess import ImageSpec
 from xmr_desktop.engine.registry import resolve_model_argument
 from xmr_desktop.engine.tf_runtime import compute_device, tensorflow
@@ -30,7 +31,8 @@ class ClipEmbedder:
         directory: where its files are.
         image_spec: the pixel format ``embed_images`` expects.
         dim: embedding size.
-        device: where TensorFlow computes (``GPU: …`` or ``CPU (n cores)``).
+        device: where TensorFlow computes and in what, e.g. ``CPU (2 cores), images in bfloat16``.
+        image_precision: what the image tower computes in (``float32``, or ``bfloat16`` where the CPU has it).
     """
 
     # Texts are padded to the shortest of these that fits the batch (the model's context is the last bucket):
@@ -66,13 +68,16 @@ class ClipEmbedder:
         return self._ready().model
 
     @property
+    def image_precision(self) -> str:
+        return self._ready().image_precision
+
+    @property
     def tokenizer(self) -> Any:
         return self._ready().tokenizer
 
     @property
     def device(self) -> str:
-        self._ready()
-        return compute_device()
+        return f"{compute_device()}, images in {self._ready().image_precision}"
 
     def _ready(self) -> "_LoadedClip":
         return self._loaded if self._loaded is not None else self.load()._loaded  # type: ignore[return-value]
@@ -120,9 +125,13 @@ class _LoadedClip:
         self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
         self.pad_id = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0)
         height, width = self.image_spec.crop
+        self.image_precision = image_compute_dtype(on_gpu=compute_device().startswith("GPU"))
+        image_features = (
+            bfloat16_image_features(self.model) if self.image_precision == "bfloat16" else self.model.get_image_features
+        )
         # One trace serves every batch size; text traces once per padding bucket.
         self.image_fn = tf.function(
-            self.model.get_image_features,
+            image_features,
             input_signature=[tf.TensorSpec([None, 3, height, width], tf.float32)],
             reduce_retracing=True,
         )

@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 MODEL_MARKER = "xmr_model.json"
 TF_WEIGHTS = "tf_model.h5"
 PT_WEIGHTS = "model.safetensors"
+# Keras layers take their dtype policy from a process-wide setting at construction; whoever changes it for a
+# build (engine.precision) holds this lock, and so does every model build here.
+MODEL_BUILD_LOCK = threading.Lock()
 _SIDE_FILES = [
     "config.json",
     "preprocessor_config.json",
@@ -108,13 +112,14 @@ def load_clip(directory: Path) -> tuple[Any, Any, ImageSpec]:
     if not (directory / "config.json").is_file():
         raise ModelLoadError(f"{directory} is not a model folder (no config.json)")
     try:
-        if (directory / TF_WEIGHTS).is_file():
-            model = TFCLIPModel.from_pretrained(str(directory))
-        elif (directory / PT_WEIGHTS).is_file():
-            log.info("converting PyTorch weights in %s (a downloaded model is converted once, on download)", directory)
-            model = _tf_model_from_pt_safetensors(CLIPConfig.from_pretrained(str(directory)), directory / PT_WEIGHTS)
-        else:
-            raise ModelLoadError(f"{directory} has no {TF_WEIGHTS} or {PT_WEIGHTS}")
+        with MODEL_BUILD_LOCK:
+            if (directory / TF_WEIGHTS).is_file():
+                model = TFCLIPModel.from_pretrained(str(directory))
+            elif (directory / PT_WEIGHTS).is_file():
+                log.info("converting PyTorch weights in %s (a downloaded model is converted once, on download)", directory)
+                model = _tf_model_from_pt_safetensors(CLIPConfig.from_pretrained(str(directory)), directory / PT_WEIGHTS)
+            else:
+                raise ModelLoadError(f"{directory} has no {TF_WEIGHTS} or {PT_WEIGHTS}")
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
     except ModelLoadError:
         raise
