@@ -128,3 +128,18 @@ def test_pytorch_saved_checkpoint_matches_pytorch_outputs(tiny_pt_clip_dir: Path
     ).numpy()
     np.testing.assert_allclose(image, expected["image_features"], atol=1e-5)
     np.testing.assert_allclose(text, expected["text_features"], atol=1e-5)
+
+
+def test_a_checkpoint_missing_a_weight_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import h5py
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_model_dir, damaged)
+    lost = "tfclip_model/clip/visual_projection/kernel:0"
+    with h5py.File(damaged / "tf_model.h5", "r+") as weights:
+        layer = weights["clip"]
+        layer.attrs["weight_names"] = [name for name in layer.attrs["weight_names"] if name != lost]
+        del layer[lost]
+    # Layers are built without drawing random values, so a missing weight must not pass as a zero matrix.
+    with pytest.raises(ModelLoadError, match="lacks weights for .*visual_projection"):
+        loading.load_clip(damaged)

@@ -9,12 +9,14 @@ seconds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,7 @@ log = logging.getLogger(__name__)
 MODEL_MARKER = "xmr_model.json"
 TF_WEIGHTS = "tf_model.h5"
 PT_WEIGHTS = "model.safetensors"
-# Keras layers take their dtype policy from a process-wide setting at construction; whoever changes it for a
-# build (engine.precision) holds this lock, and so does every model build here.
-MODEL_BUILD_LOCK = threading.Lock()
+_build_lock = threading.Lock()
 _SIDE_FILES = [
     "config.json",
     "preprocessor_config.json",
@@ -104,6 +104,28 @@ def write_model_marker(directory: Path, **record: Any) -> None:
     (directory / MODEL_MARKER).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+@contextlib.contextmanager
+def building_for_loaded_weights(policy: str = "float32") -> Iterator[None]:
+    """Build TF CLIP layers whose weights are all overwritten right after, under a Keras dtype ``policy``.
+
+    Their random initial values are not drawn: for ViT-B/32 that is ~150M truncated-normal numbers, 2–4 s of
+    start-up spent on values nobody reads. Callers must check that every weight was then loaded. Keras reads
+    the dtype policy from a process-wide setting when a layer is created, so builds take turns.
+    """
+    import tf_keras
+    import transformers.models.clip.modeling_tf_clip as tf_clip
+
+    random_initializer = tf_clip.get_initializer
+    with _build_lock:
+        tf_keras.mixed_precision.set_global_policy(policy)
+        tf_clip.get_initializer = lambda *args, **kwargs: tf_keras.initializers.Zeros()
+        try:
+            yield
+        finally:
+            tf_clip.get_initializer = random_initializer
+            tf_keras.mixed_precision.set_global_policy("float32")
+
+
 def load_clip(directory: Path) -> tuple[Any, Any, ImageSpec]:
     """Load ``(TFCLIPModel, tokenizer, ImageSpec)`` from a folder; ModelLoadError with the reason if impossible."""
     tensorflow()
@@ -112,14 +134,16 @@ def load_clip(directory: Path) -> tuple[Any, Any, ImageSpec]:
     if not (directory / "config.json").is_file():
         raise ModelLoadError(f"{directory} is not a model folder (no config.json)")
     try:
-        with MODEL_BUILD_LOCK:
-            if (directory / TF_WEIGHTS).is_file():
-                model = TFCLIPModel.from_pretrained(str(directory))
-            elif (directory / PT_WEIGHTS).is_file():
-                log.info("converting PyTorch weights in %s (a downloaded model is converted once, on download)", directory)
-                model = _tf_model_from_pt_safetensors(CLIPConfig.from_pretrained(str(directory)), directory / PT_WEIGHTS)
-            else:
-                raise ModelLoadError(f"{directory} has no {TF_WEIGHTS} or {PT_WEIGHTS}")
+        if (directory / TF_WEIGHTS).is_file():
+            with building_for_loaded_weights():
+                model, info = TFCLIPModel.from_pretrained(str(directory), output_loading_info=True)
+            if info["missing_keys"]:
+                raise ModelLoadError(f"{directory / TF_WEIGHTS} lacks weights for {', '.join(info['missing_keys'][:5])}")
+        elif (directory / PT_WEIGHTS).is_file():
+            log.info("converting PyTorch weights in %s (a downloaded model is converted once, on download)", directory)
+            model = _tf_model_from_pt_safetensors(CLIPConfig.from_pretrained(str(directory)), directory / PT_WEIGHTS)
+        else:
+            raise ModelLoadError(f"{directory} has no {TF_WEIGHTS} or {PT_WEIGHTS}")
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
     except ModelLoadError:
         raise
@@ -140,8 +164,9 @@ def _tf_model_from_pt_safetensors(config: Any, weights: Path) -> Any:
     from transformers import TFCLIPModel
     from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
 
-    model = TFCLIPModel(config)
-    model.build_in_name_scope()
+    with building_for_loaded_weights():
+        model = TFCLIPModel(config)
+        model.build_in_name_scope()
     load_pytorch_state_dict_in_tf2_model(model, load_file(str(weights)), tf_inputs=model.dummy_inputs)
     return model
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from xmr_desktop.engine.loading import MODEL_BUILD_LOCK
+from xmr_desktop.engine.loading import building_for_loaded_weights
 from xmr_desktop.engine.tf_runtime import tensorflow
 from xmr_desktop.errors import XmrError
 
@@ -69,27 +69,19 @@ def bfloat16_image_features(model: Any) -> Callable[[Any], Any]:
     """
     tf = tensorflow()
     import tf_keras
-    import transformers.models.clip.modeling_tf_clip as tf_clip
+    from transformers.models.clip.modeling_tf_clip import TFCLIPVisionTransformer
 
     main = model.clip
     vision_config = model.config.vision_config
-    random_initializer = tf_clip.get_initializer
-    with MODEL_BUILD_LOCK:
-        tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        # The copy's weights are overwritten at once: drawing ~90M random numbers for them costs ~1.3 s.
-        tf_clip.get_initializer = lambda *args, **kwargs: tf_keras.initializers.Zeros()
-        try:
-            vision = tf_clip.TFCLIPVisionTransformer(vision_config, name="vision_model")
-            projection = tf_keras.layers.Dense(
-                units=int(model.config.projection_dim), use_bias=False, kernel_initializer="zeros", name="visual_projection"
-            )
-            # build() creates the variables without running a forward pass (an eager pass costs ~1.5 s more).
-            with tf.name_scope(vision.name):
-                vision.build(None)
-            projection.build([None, int(vision_config.hidden_size)])
-        finally:
-            tf_clip.get_initializer = random_initializer
-            tf_keras.mixed_precision.set_global_policy("float32")
+    with building_for_loaded_weights("mixed_bfloat16"):
+        vision = TFCLIPVisionTransformer(vision_config, name="vision_model")
+        projection = tf_keras.layers.Dense(
+            units=int(model.config.projection_dim), use_bias=False, kernel_initializer="zeros", name="visual_projection"
+        )
+        # build() creates the variables without running a forward pass (an eager pass costs ~1.5 s more).
+        with tf.name_scope(vision.name):
+            vision.build(None)
+        projection.build([None, int(vision_config.hidden_size)])
     vision.set_weights(main.vision_model.get_weights())
     projection.set_weights(main.visual_projection.get_weights())
 
