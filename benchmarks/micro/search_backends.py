@@ -3,12 +3,12 @@
 Runs in ``benchmarks/.work/bench-venv`` (numpy + faiss-cpu), never the project venv. One process per backend so
 each resident-memory figure is that backend's alone. Candidates:
 
-* ``numpy-f32``: float32 matrix, ``matrix @ q`` + ``argpartition`` (what ``VectorIndex`` does now);
+* ``numpy-f32``: float32 matrix, ``matrix @ q`` + ``argpartition`` (what ``VectorIndex`` did before faiss);
 * ``numpy-f16-chunked``: float16 matrix, converted to float32 64k rows at a time for the matmul
   (half the memory, the conversion costs time);
 * ``faiss-flat-f32``: ``IndexFlatIP`` (float32, exact);
-* ``faiss-sq-fp16``: ``IndexScalarQuantizer(d, QT_fp16, METRIC_INNER_PRODUCT)``: fp16 codes, SIMD decode in the
-  scan, half the memory of float32.
+* ``faiss-sq-fp16``: ``IndexScalarQuantizer(d, QT_fp16, METRIC_INNER_PRODUCT)`` (what ``VectorIndex`` uses now):
+  fp16 codes, SIMD decode in the scan, half the memory of float32.
 
 Recall@50 against exact float32 is reported (fp16 storage should not change the top 50 in practice).
 

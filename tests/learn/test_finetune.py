@@ -14,6 +14,7 @@ from xmr_desktop.learn.finetune import FinetuneConfig, check_model_name, finetun
 from xmr_desktop.learn.learn_db import LearnDB
 from xmr_desktop.learn.text_tower import CaptionBatcher, TunedTextTower
 from xmr_desktop.errors import XmrError
+from stored import stored_vectors
 
 
 @pytest.mark.parametrize("variant", ["projection", "last-layers", "adapter"])
@@ -35,7 +36,7 @@ def test_lit_keeps_indexed_image_vectors_and_learns_new_words(tmp_path: Path, tr
     base = load_clip(trained_clip)
     store = Store.open(tmp_path / "index.sqlite3")
     Indexer(store, base).run([store.add_folder(str(tmp_path / "photos"))])
-    rows_before, vectors_before = store.load_vectors(base.model_id)
+    rows_before, vectors_before = stored_vectors(store, base.model_id)
     assert len(rows_before) == len(train.images)
 
     counting = CountingEmbedder(base)
@@ -54,7 +55,7 @@ def test_lit_keeps_indexed_image_vectors_and_learns_new_words(tmp_path: Path, tr
     assert tuned_dir is not None and (tuned_dir / MODEL_MARKER).is_file()
     tuned = load_clip(tuned_dir, "my-words")
     assert tuned.model_id == base.model_id
-    rows_after, vectors_after = store.load_vectors(tuned.model_id)
+    rows_after, vectors_after = stored_vectors(store, tuned.model_id)
     assert [r.path for r in rows_after] == [r.path for r in rows_before]
     assert vectors_after.tobytes() == vectors_before.tobytes()
     # The image tower itself is bit-identical, so a re-index would produce the very same vectors.

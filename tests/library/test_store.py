@@ -13,6 +13,7 @@ import pytest
 from xmr_desktop.errors import IndexCorruptError, IndexTooNewError, UnknownFolderError
 from xmr_desktop.library import store as store_module
 from xmr_desktop.library.store import SCHEMA_VERSION, FileRecord, Folder, FolderCounts, Store
+from stored import stored_vectors
 
 MODEL_A = "openai/clip-vit-base-patch32"
 MODEL_B = "local:finetuned"
@@ -81,7 +82,7 @@ def test_reopening_keeps_folders_files_and_vectors(db_path: Path) -> None:
         first.commit_batch(MODEL_A, [(record.id, digest("a"), 4, 3, vector(1))], [])
     with Store.open(db_path) as second:
         assert [f.path for f in second.folders()] == [ROOT]
-        records, matrix = second.load_vectors(MODEL_A)
+        records, matrix = stored_vectors(second, MODEL_A)
         assert [(r.path, r.width, r.height) for r in records] == [(os.path.join(ROOT, "a.jpg"), 4, 3)]
         assert matrix.shape == (1, 512)
 
@@ -260,7 +261,7 @@ def test_identical_photos_share_one_vector(store: Store, folder: Folder, db_path
     # The indexer skips inference for a known hash and passes no vector.
     store.commit_batch(MODEL_A, [(b.id, same, 4, 3, None)], [])
     assert raw(db_path, "SELECT COUNT(*) FROM embeddings") == [(1,)]
-    records, matrix = store.load_vectors(MODEL_A)
+    records, matrix = stored_vectors(store, MODEL_A)
     assert [r.path for r in records] == [a.path, b.path]
     np.testing.assert_array_equal(matrix[0], matrix[1])
 
@@ -276,7 +277,7 @@ def test_being_embedded_is_per_model(store: Store, folder: Folder) -> None:
     assert store.known_hashes(MODEL_B) == set()
     store.commit_batch(MODEL_B, [(record.id, digest("a"), 4, 3, vector(2, dim=768))], [])
     assert store.pending(MODEL_B) == []
-    assert store.load_vectors(MODEL_B)[1].shape == (1, 768)
+    assert stored_vectors(store, MODEL_B)[1].shape == (1, 768)
 
 
 def test_pending_filters_by_folder_and_limits_in_id_order(store: Store, folder: Folder) -> None:
@@ -310,7 +311,7 @@ def test_a_vector_of_another_dimension_is_refused(store: Store, folder: Folder) 
     store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [])
     with pytest.raises(ValueError, match="dimensions"):
         store.commit_batch(MODEL_A, [(b.id, digest("b"), 4, 3, vector(2, dim=768))], [])
-    assert store.load_vectors(MODEL_A)[1].shape == (1, 512)
+    assert stored_vectors(store, MODEL_A)[1].shape == (1, 512)
 
 
 def test_a_database_error_mid_batch_rolls_back(store: Store, folder: Folder) -> None:
@@ -357,14 +358,14 @@ def test_vectors_come_back_as_float32_within_float16_precision(store: Store, fol
     assert store.vector_for_path(os.path.join(ROOT, "unknown.jpg"), MODEL_A) is None
 
 
-def test_load_vectors_rows_match_records(store: Store, folder: Folder) -> None:
+def test_stored_vectors_rows_match_records(store: Store, folder: Folder) -> None:
     records = add_files(store, folder, "c.jpg", "a.jpg", "b.jpg", "skipped.jpg")
     vectors = {r.id: vector(i) for i, r in enumerate(records[:3])}
     # Committed out of id order, to show the order comes from the files, not from insertion.
     store.commit_batch(MODEL_A, [(r.id, digest(r.path), 8, 6, vectors[r.id]) for r in reversed(records[:3])], [])
     store.commit_batch(MODEL_A, [], [(records[3].id, "truncated")])
 
-    loaded, matrix = store.load_vectors(MODEL_A)
+    loaded, matrix = stored_vectors(store, MODEL_A)
     assert [r.id for r in loaded] == sorted(vectors)
     assert matrix.dtype == np.float32 and matrix.shape == (3, 512)
     for row, record in zip(matrix, loaded):
@@ -372,9 +373,68 @@ def test_load_vectors_rows_match_records(store: Store, folder: Folder) -> None:
     assert all(r.state == "ok" and (r.width, r.height) == (8, 6) for r in loaded)
 
 
-def test_load_vectors_of_an_empty_index(store: Store) -> None:
-    records, matrix = store.load_vectors(MODEL_A)
+def test_stored_vectors_of_an_empty_index(store: Store) -> None:
+    records, matrix = stored_vectors(store, MODEL_A)
     assert records == [] and matrix.shape == (0, 0) and matrix.dtype == np.float32
+
+
+def test_vectors_stream_in_chunks_as_float16(store: Store, folder: Folder) -> None:
+    records = add_files(store, folder, *(f"{i}.jpg" for i in range(10)), "skipped.jpg")
+    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 8, 6, vector(i)) for i, r in enumerate(records[:10])], [])
+    store.commit_batch(MODEL_A, [], [(records[10].id, "truncated")])
+    chunks = list(store.iter_vectors(MODEL_A, chunk_rows=4))
+    assert [len(ids) for ids, _ in chunks] == [4, 4, 2]
+    ids = np.concatenate([ids for ids, _ in chunks])
+    vectors = np.concatenate([rows for _, rows in chunks])
+    assert ids.dtype == np.int64 and ids.tolist() == [r.id for r in records[:10]]
+    assert vectors.dtype == np.float16 and vectors.shape == (10, 512)
+    np.testing.assert_allclose(vectors.astype(np.float32), [vector(i) for i in range(10)], atol=1e-3)
+
+
+def test_streaming_an_empty_index_yields_nothing(store: Store) -> None:
+    assert list(store.iter_vectors(MODEL_A)) == []
+
+
+def test_streaming_vectors_of_different_lengths_names_the_damage(store: Store, folder: Folder, db_path: Path) -> None:
+    a, b = add_files(store, folder, "a.jpg", "b.jpg")
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), 4, 3, vector(2))], [])
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE embeddings SET vector = substr(vector, 1, 1020) WHERE content_hash = ?", (digest("b"),))
+    conn.close()
+    for chunk_rows in (1, 2):  # the odd row in a later chunk or in the same chunk
+        with pytest.raises(IndexCorruptError, match=f"vectors of model {MODEL_A} differ in length"):
+            list(store.iter_vectors(MODEL_A, chunk_rows=chunk_rows))
+
+
+def test_records_by_ids_leaves_out_deleted_files(store: Store, folder: Folder) -> None:
+    records = add_files(store, folder, *(f"{i}.jpg" for i in range(1200)))
+    store.remove_paths([records[5].path])
+    wanted = [r.id for r in records[::-1]] + [records[0].id]  # more than one IN list, a repeat
+    found = store.records_by_ids(wanted)
+    assert set(found) == {r.id for r in records} - {records[5].id}
+    assert found[records[7].id] == records[7]
+    assert store.records_by_ids([]) == {}
+
+
+def test_file_ids_under_a_folder_stop_at_its_separator(store: Store) -> None:
+    root = store.add_folder(ROOT)
+    inside = add_files(store, root, "a.jpg", os.path.join("sub", "b.jpg"), os.path.join("sub", "deeper", "c.jpg"))
+    # Names sorting just around the folder's own: a sibling with a longer name and one with a lower byte.
+    for name in (ROOT + "2", ROOT + "-x", ROOT + " x"):
+        sibling = store.add_folder(name)
+        add_files(store, sibling, "d.jpg")
+    assert sorted(store.file_ids_under(ROOT).tolist()) == sorted(r.id for r in inside)
+    assert store.file_ids_under(ROOT + os.sep).tolist() == store.file_ids_under(ROOT).tolist()
+    assert sorted(store.file_ids_under(os.path.join(ROOT, "sub")).tolist()) == [inside[1].id, inside[2].id]
+    assert store.file_ids_under(os.path.join(ROOT, "su")).dtype == np.int64
+    assert store.file_ids_under(os.path.join(ROOT, "su")).size == 0
+
+
+def test_file_id_for_path(store: Store, folder: Folder) -> None:
+    (record,) = add_files(store, folder, "a.jpg")
+    assert store.file_id_for_path(record.path) == record.id
+    assert store.file_id_for_path(os.path.join(ROOT, "unknown.jpg")) is None
 
 
 # --- cleaning up ------------------------------------------------------------------------------------

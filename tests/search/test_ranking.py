@@ -9,11 +9,17 @@ from xmr_desktop.search.ranking import VectorIndex
 def reference_top_k(
     vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int, keep: np.ndarray | None = None
 ) -> list[tuple[int, float]]:
-    """Full sort, best score first, then id ascending."""
-    scores = vectors.astype(np.float32) @ query.astype(np.float32)
+    """Full sort in float32 numpy over the vectors as the index keeps them (float16), best first, then id ascending."""
+    scores = vectors.astype(np.float16).astype(np.float32) @ query.astype(np.float32)
     rows = [r for r in range(len(ids)) if keep is None or keep[r]]
     rows.sort(key=lambda r: (-float(scores[r]), int(ids[r])))
     return [(int(ids[r]), float(scores[r])) for r in rows[:k]]
+
+
+def assert_same_ranking(result: list[tuple[int, float]], expected: list[tuple[int, float]]) -> None:
+    """Same ids in the same order; scores equal up to float32 summation order."""
+    assert [i for i, _ in result] == [i for i, _ in expected]
+    assert [s for _, s in result] == pytest.approx([s for _, s in expected], abs=1e-5)
 
 
 def random_unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -30,28 +36,55 @@ def test_len_and_dim() -> None:
     assert index.dim == 5
 
 
-def test_contiguous_float32_matrix_is_not_copied_and_is_read_only() -> None:
-    matrix = np.eye(4, dtype=np.float32)
-    index = VectorIndex(matrix, np.arange(4))
-    assert np.shares_memory(index._vectors, matrix)
-    assert not index._vectors.flags.writeable
-    assert matrix.flags.writeable  # the caller's array is untouched
+def test_vectors_are_held_as_float16() -> None:
+    index = VectorIndex(random_unit(np.random.default_rng(0), 1000, 512), np.arange(1000))
+    assert index.nbytes == 1000 * 512 * 2 + 1000 * 8  # codes + int64 ids: half of a float32 matrix
 
 
-def test_other_layouts_become_contiguous_float32() -> None:
+def test_other_dtypes_and_layouts_are_accepted() -> None:
     index = VectorIndex(np.eye(4, dtype=np.float64)[:, ::-1], range(4))
-    assert index._vectors.dtype == np.float32
-    assert index._vectors.flags.c_contiguous
     assert index.top_k(np.array([0, 0, 0, 1.0]), 1) == [(0, 1.0)]
 
 
-def test_top_k_does_not_copy_the_matrix() -> None:
-    matrix = random_unit(np.random.default_rng(0), 50, 8)
-    index = VectorIndex(matrix, np.arange(50))
-    before = index._vectors
-    index.top_k(matrix[3], 5, allowed=np.ones(50, dtype=bool), exclude=[1])
-    assert index._vectors is before
-    np.testing.assert_array_equal(index._vectors, matrix)
+def test_ids_are_read_only_and_in_row_order() -> None:
+    index = VectorIndex(np.eye(3, dtype=np.float32), [30, 10, 20])
+    np.testing.assert_array_equal(index.ids, [30, 10, 20])
+    assert not index.ids.flags.writeable
+
+
+def test_from_chunks_ranks_like_one_matrix() -> None:
+    rng = np.random.default_rng(9)
+    vectors = random_unit(rng, 250, 16)
+    ids = np.arange(250) * 2 + 1
+    whole = VectorIndex(vectors, ids)
+    chunked = VectorIndex.from_chunks(
+        (ids[start : start + 64], vectors[start : start + 64].astype(np.float16)) for start in range(0, 250, 64)
+    )
+    assert len(chunked) == 250
+    assert chunked.dim == 16
+    np.testing.assert_array_equal(chunked.ids, ids)
+    query = random_unit(rng, 1, 16)[0]
+    assert chunked.top_k(query, 40) == whole.top_k(query, 40)
+
+
+def test_from_no_chunks_is_empty() -> None:
+    index = VectorIndex.from_chunks(iter([]))
+    assert len(index) == 0
+    assert index.top_k(np.ones(4), 3) == []
+
+
+@pytest.mark.parametrize(
+    ("chunks", "message"),
+    [
+        ([(np.arange(2), np.ones((2, 4))), (np.arange(2, 4), np.ones((2, 5)))], "5-d vectors in a 4-d index"),
+        ([(np.arange(2), np.ones((2, 4))), (np.arange(1, 3), np.ones((2, 4)))], "unique"),
+        ([(np.arange(3), np.ones((2, 4)))], "3 ids for 2 vectors"),
+        ([(np.arange(2), np.ones(8))], "N×D"),
+    ],
+)
+def test_bad_chunks(chunks: list[tuple[np.ndarray, np.ndarray]], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        VectorIndex.from_chunks(chunks)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +113,7 @@ def test_matches_full_sort_for_many_k(seed: int) -> None:
     index = VectorIndex(vectors, ids)
     query = random_unit(rng, 1, dim)[0]
     for k in [1, 2, 3, 5, 10, 50, 99, 150, 299, 300, 301, 1000]:
-        assert index.top_k(query, k) == reference_top_k(vectors, ids, query, k)
+        assert_same_ranking(index.top_k(query, k), reference_top_k(vectors, ids, query, k))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -93,7 +126,22 @@ def test_matches_full_sort_with_heavy_ties(seed: int) -> None:
     index = VectorIndex(vectors, ids)
     query = random_unit(rng, 1, 8)[0]
     for k in range(1, 201, 7):
-        assert index.top_k(query, k) == reference_top_k(vectors, ids, query, k)
+        assert_same_ranking(index.top_k(query, k), reference_top_k(vectors, ids, query, k))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_top_50_of_clip_sized_vectors_match_float32_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    vectors = random_unit(rng, 5000, 512)
+    ids = np.arange(5000) + 1
+    index = VectorIndex(vectors, ids)
+    query = random_unit(rng, 1, 512)[0]
+    result = index.top_k(query, 50)
+    # The order is float32 numpy's over the stored (float16) vectors, what the index ranked before faiss;
+    # against the unrounded vectors, neighbours a few 1e-5 apart may swap, so only the scores are compared.
+    assert_same_ranking(result, reference_top_k(vectors, ids, query, 50))
+    exact = vectors @ query
+    assert [s for _, s in result] == pytest.approx([float(exact[i - 1]) for i, _ in result], abs=1e-3)
 
 
 def test_known_small_matrix() -> None:
@@ -102,7 +150,7 @@ def test_known_small_matrix() -> None:
     result = index.top_k(np.array([1.0, 0.0]), 3)
     assert [i for i, _ in result] == [7, 9, 8]
     assert result[0][1] == pytest.approx(1.0)
-    assert result[1][1] == pytest.approx(0.6)
+    assert result[1][1] == pytest.approx(0.6, abs=1e-3)  # 0.6 as float16
     assert all(isinstance(i, int) and isinstance(s, float) for i, s in result)
 
 
@@ -120,6 +168,21 @@ def test_all_equal_scores_are_deterministic() -> None:
     index = VectorIndex(vectors, list(range(49, -1, -1)))
     for k in (1, 7, 50):
         assert [i for i, _ in index.top_k(np.array([1.0, 0, 0]), k)] == list(range(k))
+
+
+def test_tie_group_larger_than_faiss_overfetch_keeps_smallest_ids() -> None:
+    rng = np.random.default_rng(4)
+    # 300 copies of the best photo (shared content, one vector) among 700 others, ids shuffled.
+    vectors = np.concatenate([np.tile([[1.0, 0, 0, 0]], (300, 1)), random_unit(rng, 700, 4) * 0.5])
+    ids = rng.permutation(1000) * 7
+    index = VectorIndex(vectors, ids)
+    copies = np.sort(ids[:300])
+    query = np.array([1.0, 0, 0, 0])
+    for k in (1, 10, 299, 300):
+        assert [i for i, _ in index.top_k(query, k)] == copies[:k].tolist()
+    allowed = np.ones(1000, dtype=bool)
+    allowed[np.flatnonzero(ids == copies[0])] = False
+    assert [i for i, _ in index.top_k(query, 5, allowed=allowed, exclude=[int(copies[1])])] == copies[2:7].tolist()
 
 
 # --- k, mask, exclude ---------------------------------------------------------------------------------
@@ -147,7 +210,7 @@ def test_allowed_mask_filters_before_ranking() -> None:
     allowed[0] = False  # the best match is filtered out
     for k in (1, 5, 29, 100):
         result = index.top_k(query, k, allowed=allowed)
-        assert result == reference_top_k(vectors, ids, query, k, allowed)
+        assert_same_ranking(result, reference_top_k(vectors, ids, query, k, allowed))
         assert all(allowed[i // 3] for i, _ in result)
     assert 0 not in [i for i, _ in index.top_k(query, 100, allowed=allowed)]
 
@@ -193,16 +256,17 @@ def test_exclude_and_mask_together_match_reference() -> None:
     excluded = [int(i) for i in ids[allowed][:3]]
     keep = allowed & ~np.isin(ids, excluded)
     for k in (1, 4, 80):
-        assert index.top_k(vectors[7], k, allowed=allowed, exclude=excluded) == reference_top_k(
-            vectors, ids, vectors[7], k, keep
+        assert_same_ranking(
+            index.top_k(vectors[7], k, allowed=allowed, exclude=excluded),
+            reference_top_k(vectors, ids, vectors[7], k, keep),
         )
 
 
-def test_nan_row_ranks_last() -> None:
+def test_nan_row_is_never_returned() -> None:
     vectors = np.array([[np.nan, 0], [1, 0], [0, 1]], dtype=np.float32)
     index = VectorIndex(vectors, [1, 2, 3])
     assert [i for i, _ in index.top_k(np.array([1.0, 0.0]), 2)] == [2, 3]
-    assert [i for i, _ in index.top_k(np.array([1.0, 0.0]), 3)][-1] == 1
+    assert [i for i, _ in index.top_k(np.array([1.0, 0.0]), 3)] == [2, 3]
 
 
 # --- empty index and bad queries ----------------------------------------------------------------------
@@ -240,5 +304,5 @@ def test_scores_are_cosine_for_unit_vectors() -> None:
     vectors = random_unit(rng, 20, 32)
     index = VectorIndex(vectors, range(20))
     for doc_id, score in index.top_k(vectors[4], 20):
-        assert score == pytest.approx(float(vectors[doc_id] @ vectors[4]), abs=1e-5)
-    assert index.top_k(vectors[4], 1)[0] == (4, pytest.approx(1.0, abs=1e-5))
+        assert score == pytest.approx(float(vectors[doc_id] @ vectors[4]), abs=1e-3)
+    assert index.top_k(vectors[4], 1)[0] == (4, pytest.approx(1.0, abs=1e-3))

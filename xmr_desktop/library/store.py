@@ -4,7 +4,8 @@ Raw ``sqlite3``, WAL mode, one connection per ``Store`` and thread (the GUI read
 writes). The schema version lives in ``PRAGMA user_version`` and moves up one migration at a time.
 Paths are stored as ``os.fsencode`` bytes so names that are not valid UTF-8 round-trip; the API speaks ``str``.
 Vectors are stored as little-endian float16 (half the disk; cosine changes by ~1e-3, which does not reorder
-512-d CLIP rankings) and always come back as float32, because numpy ranks float16 slowly.
+512-d CLIP rankings). Single vectors come back as float32, because numpy computes on float16 slowly;
+``iter_vectors`` streams the whole collection as float16 for the search index, which keeps them at that size.
 Whether a file is embedded for a model is derived (an ``embeddings`` row for its hash and that model exists),
 so switching models never rewrites ``files`` and identical photos share one vector.
 """
@@ -416,26 +417,56 @@ class Store:
         total, skipped, indexed = self._conn.execute(sql, params).fetchone()
         return FolderCounts(indexed=indexed, skipped=skipped, pending=total - indexed - skipped, total=total)
 
-    def load_vectors(self, model_id: str) -> tuple[list[FileRecord], np.ndarray]:
-        """Every indexed file for ``model_id`` and its float32 vectors, row ``i`` belonging to file ``i``."""
-        rows = self._conn.execute(
+    def iter_vectors(self, model_id: str, chunk_rows: int = 8192) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every indexed file id for ``model_id`` with its float16 vector, by file id, ``chunk_rows`` at a time.
+
+        Yields ``(int64 ids, float16 rows)``; nothing per file outlives its chunk, so a million vectors load
+        without a million Python objects or a float32 copy. Raises IndexCorruptError if vector lengths differ.
+        """
+        cursor = self._conn.execute(
             # CROSS JOIN pins the plan: walk files in id order and look each vector up by key, instead of
             # walking vectors and sorting the result afterwards (measured 2x slower at 100k rows).
-            f"""SELECT {_FILE_COLUMNS}, e.vector FROM files f
+            """SELECT f.id, e.vector FROM files f
             CROSS JOIN embeddings e ON e.content_hash = f.content_hash AND e.model_id = ?
             WHERE f.state = 'ok' ORDER BY f.id""",
             (model_id,),
-        ).fetchall()
-        if not rows:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        records = [_record(row) for row in rows]
-        # One buffer and one conversion for the whole matrix: no per-row numpy objects.
-        flat = np.frombuffer(b"".join(row[10] for row in rows), dtype=VECTOR_DTYPE)
-        try:
-            matrix = flat.reshape(len(rows), -1)
-        except ValueError as error:
-            raise _corrupt(self.path, f"vectors of model {model_id} differ in length") from error
-        return records, matrix.astype(np.float32)
+        )
+        row_bytes: int | None = None
+        while chunk := cursor.fetchmany(chunk_rows):
+            blobs = [row[1] for row in chunk]
+            if row_bytes is None:
+                row_bytes = len(blobs[0])
+            if not row_bytes or row_bytes % VECTOR_DTYPE.itemsize or any(len(blob) != row_bytes for blob in blobs):
+                raise _corrupt(self.path, f"vectors of model {model_id} differ in length")
+            ids = np.fromiter((row[0] for row in chunk), dtype=np.int64, count=len(chunk))
+            yield ids, np.frombuffer(b"".join(blobs), dtype=VECTOR_DTYPE).reshape(len(chunk), -1)
+
+    def records_by_ids(self, ids: Iterable[int], chunk: int = 500) -> dict[int, FileRecord]:
+        """``file id -> FileRecord`` for these ids; ids without a row (deleted files) are absent.
+
+        Queried in chunks to stay under SQLite's bound-variable limit.
+        """
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        found: dict[int, FileRecord] = {}
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            sql = f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.id IN ({','.join('?' * len(part))})"
+            found.update((row[0], _record(row)) for row in self._conn.execute(sql, part))
+        return found
+
+    def file_ids_under(self, folder_path: str) -> np.ndarray:
+        """Ids (int64) of every file below ``folder_path``, in any state, from one range scan of the path index."""
+        prefix = os.fsencode(folder_path.rstrip(os.sep) + os.sep)
+        # Paths below the folder are exactly the byte strings from prefix up to prefix with its last byte (the
+        # separator) raised by one: memcmp order, so "/photos2/x" (after "/photos/") stays out.
+        end = prefix[:-1] + bytes([prefix[-1] + 1])
+        rows = self._conn.execute("SELECT id FROM files WHERE path >= ? AND path < ?", (prefix, end))
+        return np.fromiter((file_id for (file_id,) in rows), dtype=np.int64)
+
+    def file_id_for_path(self, path: str) -> int | None:
+        """The id of the file at ``path``, or None if it is not in the index."""
+        row = self._conn.execute("SELECT id FROM files WHERE path = ?", (os.fsencode(path),)).fetchone()
+        return None if row is None else row[0]
 
     def vector_for_path(self, path: str, model_id: str) -> np.ndarray | None:
         """The float32 vector of one indexed file, or None if it has none for ``model_id``."""

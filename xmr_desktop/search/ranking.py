@@ -1,45 +1,86 @@
-"""Top-K search by cosine similarity over an in-memory matrix of unit vectors."""
+"""Top-K search by cosine similarity over unit vectors held in memory by faiss as float16."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import faiss
 import numpy as np
+
+# Rows converted to float32 per faiss ``add`` call: bounds the transient float32 copy while building.
+_ADD_ROWS = 65_536
+# Extra results asked of faiss so a run of equal scores at the k-th place can still be ordered by id.
+_TIE_MARGIN = 16
 
 
 class VectorIndex:
-    """Unit vectors (float32, row-major N×D) with their row ids; ranks by dot product.
+    """Unit vectors with their ids, ranked by dot product; faiss holds them as float16 codes (2 bytes a value).
 
-    The matrix is kept as given when it already is C-contiguous float32 (no copy) and is held read-only;
-    a query costs one N-length score vector, never a copy of the matrix.
+    Faiss labels rows by position; ``ids`` maps a position to its id. A query scans every row on one thread.
 
     Attributes:
         dim: vector length D.
+        ids: the id of each row (read-only int64), in the order the rows were given; ``allowed`` masks follow it.
     """
 
+    ids: np.ndarray
+    _faiss: faiss.IndexScalarQuantizer | None
+
     def __init__(self, vectors: np.ndarray, ids: Sequence[int] | np.ndarray) -> None:
-        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        matrix = np.asarray(vectors)
         if matrix.ndim == 1 and matrix.size == 0:
             matrix = matrix.reshape(0, 0)
         if matrix.ndim != 2:
             raise ValueError(f"vectors must be an N×D matrix, got shape {matrix.shape}")
-        id_array = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if id_array.shape[0] != matrix.shape[0]:
-            raise ValueError(f"{id_array.shape[0]} ids for {matrix.shape[0]} vectors")
-        if np.unique(id_array).shape[0] != id_array.shape[0]:
+        self._build([(np.asarray(ids, dtype=np.int64).reshape(-1), matrix)], matrix.shape[1])
+
+    @classmethod
+    def from_chunks(cls, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> VectorIndex:
+        """Build from ``(ids, vectors)`` chunks (int64 ids, float16 or float32 rows), e.g. streamed from the store.
+
+        Only one chunk at a time is ever converted to float32, so a collection never exists as a float32 matrix.
+        No chunks give an empty index. Raises ``ValueError`` as the constructor does, or for chunks of
+        different dimensions.
+        """
+        index = cls.__new__(cls)
+        index._build(chunks, None)
+        return index
+
+    def _build(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]], dim: int | None) -> None:
+        self._faiss = None if dim is None else _new_faiss_index(dim)
+        id_parts: list[np.ndarray] = []
+        for chunk_ids, chunk in chunks:
+            chunk_vectors = np.asarray(chunk)
+            id_array = np.asarray(chunk_ids, dtype=np.int64).reshape(-1)
+            if chunk_vectors.ndim != 2:
+                raise ValueError(f"vectors must be an N×D matrix, got shape {chunk_vectors.shape}")
+            if id_array.shape[0] != chunk_vectors.shape[0]:
+                raise ValueError(f"{id_array.shape[0]} ids for {chunk_vectors.shape[0]} vectors")
+            if self._faiss is None:
+                self._faiss = _new_faiss_index(chunk_vectors.shape[1])
+            if chunk_vectors.shape[1] != self._faiss.d:
+                raise ValueError(f"a chunk of {chunk_vectors.shape[1]}-d vectors in a {self._faiss.d}-d index")
+            for start in range(0, chunk_vectors.shape[0], _ADD_ROWS):
+                self._faiss.add(np.ascontiguousarray(chunk_vectors[start : start + _ADD_ROWS], dtype=np.float32))
+            id_parts.append(id_array)
+        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
+        if not np.diff(np.sort(ids)).all():
             raise ValueError("ids must be unique")
-        # Views, so the caller's array is not copied, yet nothing here can write through them.
-        self._vectors = matrix.view()
-        self._vectors.flags.writeable = False
-        self._ids = id_array.view()
-        self._ids.flags.writeable = False
+        ids.flags.writeable = False
+        self.ids = ids
 
     def __len__(self) -> int:
-        return self._vectors.shape[0]
+        return self.ids.shape[0]
 
     @property
     def dim(self) -> int:
-        return self._vectors.shape[1]
+        return 0 if self._faiss is None else self._faiss.d
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held for the rows: the float16 codes and the ids."""
+        codes = 0 if self._faiss is None else self._faiss.sa_code_size() * self._faiss.ntotal
+        return codes + self.ids.nbytes
 
     def top_k(
         self,
@@ -53,6 +94,8 @@ class VectorIndex:
 
         ``allowed`` is a boolean mask over rows (e.g. a folder filter); ``exclude`` drops ids (e.g. the
         query photo itself). Fewer than ``k`` rows left means all of them. An empty index returns ``[]``.
+        A row whose score is NaN (a damaged vector) is never returned. Equal scores straddling the k-th place
+        are ordered by id too: the ones with the smallest ids are kept, however many rows tie.
         Raises ``ValueError`` for a negative ``k``, a query that is not 1-D of length ``dim`` or not finite,
         or a mask of the wrong shape or dtype.
         """
@@ -62,7 +105,7 @@ class VectorIndex:
         if q.ndim != 1:
             raise ValueError(f"query must be a 1-D vector, got shape {q.shape}")
         n = len(self)
-        if n == 0:
+        if n == 0 or self._faiss is None:
             return []
         if q.shape[0] != self.dim:
             raise ValueError(
@@ -73,38 +116,56 @@ class VectorIndex:
             raise ValueError("query vector contains NaN or infinity")
         if k == 0:
             return []
+        selector = self._selector(allowed, exclude)
+        params = None if selector is None else faiss.SearchParameters(sel=selector)
 
-        keep = self._keep_mask(allowed, exclude)
-        scores = self._vectors @ q
-        # A damaged (NaN) row must rank last, not poison the k-th score comparison below.
-        scores[np.isnan(scores)] = -np.inf
-        rows = None if keep is None else np.flatnonzero(keep)
-        candidate_scores = scores if rows is None else scores[rows]
-        m = candidate_scores.shape[0]
-        if k < m:
-            # argpartition picks an arbitrary subset among scores equal to the k-th best; taking every
-            # candidate at or above that score keeps the id tie-break exact.
-            kth = candidate_scores[np.argpartition(candidate_scores, m - k)[m - k :]].min()
-            chosen = np.flatnonzero(candidate_scores >= kth)
-        else:
-            chosen = np.arange(m)
-        rows = chosen if rows is None else rows[chosen]
-        candidate_scores = candidate_scores[chosen]
-        ids = self._ids[rows]
-        order = np.lexsort((ids, -candidate_scores))[:k]
-        return [(int(i), float(s)) for i, s in zip(ids[order], candidate_scores[order])]
+        # Faiss keeps an arbitrary subset of the rows tied at its last place. As long as its last score
+        # equals our k-th, rows tied with the k-th may be missing, so ask again for more.
+        fetch = min(k + _TIE_MARGIN, n)
+        while True:
+            scores, rows = self._search(q, fetch, params)
+            if len(rows) < fetch or fetch == n or scores[-1] < scores[k - 1]:
+                break
+            fetch = min(fetch * 4, n)
+        ids = self.ids[rows]
+        order = np.lexsort((ids, -scores))[:k]
+        return [(int(i), float(s)) for i, s in zip(ids[order], scores[order])]
 
-    def _keep_mask(self, allowed: np.ndarray | None, exclude: Iterable[int]) -> np.ndarray | None:
-        keep: np.ndarray | None = None
+    def _search(
+        self, q: np.ndarray, fetch: int, params: faiss.SearchParameters | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``fetch`` best rows as (scores, positions), best first; fewer if fewer rows are selected."""
+        assert self._faiss is not None
+        # Flat faiss indexes spread a batch over threads by query, so one query runs on one thread anyway;
+        # more OpenMP threads only spin at the barrier (measured: p95 up when the other core is busy).
+        # The setting is per calling thread and the OpenMP runtime is faiss's own copy.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, rows = self._faiss.search(q[np.newaxis], fetch, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
+        found = rows[0] >= 0
+        return scores[0][found], rows[0][found]
+
+    def _selector(self, allowed: np.ndarray | None, exclude: Iterable[int]) -> faiss.IDSelector | None:
+        keep: faiss.IDSelector | None = None
         if allowed is not None:
             mask = np.asarray(allowed)
             if mask.dtype != np.bool_ or mask.shape != (len(self),):
                 raise ValueError(
                     f"allowed must be a boolean mask of shape ({len(self)},), got {mask.dtype} {mask.shape}"
                 )
-            keep = mask
+            # IDSelectorBitmap reads bit (row & 7) of byte (row >> 3): little-endian bit order.
+            keep = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
         excluded = np.fromiter(exclude, dtype=np.int64)
-        if excluded.size:
-            not_excluded = ~np.isin(self._ids, excluded)
-            keep = not_excluded if keep is None else keep & not_excluded
+        excluded_rows = np.flatnonzero(np.isin(self.ids, excluded)) if excluded.size else excluded
+        if excluded_rows.size:
+            drop = faiss.IDSelectorNot(faiss.IDSelectorBatch(excluded_rows))
+            keep = drop if keep is None else faiss.IDSelectorAnd(keep, drop)
         return keep
+
+
+def _new_faiss_index(dim: int) -> faiss.IndexScalarQuantizer:
+    # fp16 codes need no training; the index ranks by exhaustive inner product (cosine for unit vectors).
+    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)

@@ -40,7 +40,7 @@ class Searcher:
     """Ranks the photos of one store for one model.
 
     The vectors are loaded into memory on the first search and reloaded only after ``refresh()`` (call it when
-    an indexing batch was committed); typing therefore never touches the database.
+    an indexing batch was committed); typing touches the database only to describe the winners.
 
     Attributes:
         store: the index (a connection owned by the calling thread).
@@ -52,14 +52,13 @@ class Searcher:
         self.store = store
         self.embedder = embedder
         self.concepts = concepts
-        self._rows: list[FileRecord] | None = None
         self._index: VectorIndex | None = None
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._folder_masks: dict[str, np.ndarray] = {}
 
     def refresh(self) -> None:
         """Forget the in-memory vectors; the next search reloads them from the store."""
-        self._rows = self._index = None
+        self._index = None
         self._folder_masks.clear()
 
     def search(self, query: str, top_k: int = DEFAULT_TOP_K, folder: str | None = None) -> list[SearchResult]:
@@ -75,23 +74,23 @@ class Searcher:
         return self._rank([QueryTerm(1.0, "image", path)], top_k, folder)
 
     def _rank(self, terms: list[QueryTerm], top_k: int, folder: str | None) -> list[SearchResult]:
-        rows, index = self._loaded()
-        if not rows:
+        index = self._loaded()
+        if not len(index):
             return []
         query = combine([(term.weight, self._term_vector(term)) for term in terms])
-        allowed = self._folder_mask(rows, folder) if folder else None
-        # The query images themselves are not results; only image queries pay for this pass over the rows.
-        query_images = {term.value for term in terms if term.kind == "image"}
-        exclude = [i for i, row in enumerate(rows) if row.path in query_images] if query_images else []
-        hits = index.top_k(query, top_k, allowed=allowed, exclude=exclude)
-        return [_result(rows[i], score) for i, score in hits]
+        allowed = self._folder_mask(index, folder) if folder else None
+        # The query images themselves are not results.
+        query_images = (self.store.file_id_for_path(term.value) for term in terms if term.kind == "image")
+        hits = index.top_k(query, top_k, allowed=allowed, exclude=[i for i in query_images if i is not None])
+        records = self.store.records_by_ids(file_id for file_id, _ in hits)
+        # A file deleted since the vectors were loaded has no row any more: it is left out, not an error.
+        return [_result(records[file_id], score) for file_id, score in hits if file_id in records]
 
-    def _loaded(self) -> tuple[list[FileRecord], VectorIndex]:
-        if self._rows is None or self._index is None:
-            rows, vectors = self.store.load_vectors(self.embedder.model_id)
-            self._rows, self._index = rows, VectorIndex(vectors, np.arange(len(rows)))
-            log.debug("loaded %d vectors for %s", len(rows), self.embedder.model_id)
-        return self._rows, self._index
+    def _loaded(self) -> VectorIndex:
+        if self._index is None:
+            self._index = VectorIndex.from_chunks(self.store.iter_vectors(self.embedder.model_id))
+            log.debug("loaded %d vectors for %s", len(self._index), self.embedder.model_id)
+        return self._index
 
     def _term_vector(self, term: QueryTerm) -> np.ndarray:
         if term.kind == "image":
@@ -124,15 +123,14 @@ class Searcher:
         assert loaded.pixels is not None
         return self.embedder.embed_images(loaded.pixels[np.newaxis])[0]
 
-    def _folder_mask(self, rows: list[FileRecord], folder: str) -> np.ndarray:
-        """Rows inside ``folder``; computed once per folder until ``refresh()`` (a pass over every row)."""
+    def _folder_mask(self, index: VectorIndex, folder: str) -> np.ndarray:
+        """Rows of ``index`` inside ``folder``; computed once per folder until ``refresh()``."""
         root = os.path.abspath(os.path.expanduser(folder))
         mask = self._folder_masks.get(root)
         if mask is None:
             if not any(root == f.path or root.startswith(f.path.rstrip(os.sep) + os.sep) for f in self.store.folders()):
                 raise UnknownFolderError(f"not an indexed folder: {folder}")
-            prefix = root.rstrip(os.sep) + os.sep
-            mask = np.fromiter((row.path.startswith(prefix) for row in rows), dtype=bool, count=len(rows))
+            mask = np.isin(index.ids, self.store.file_ids_under(root))
             self._folder_masks[root] = mask
         return mask
 
