@@ -21,6 +21,9 @@ MAX_IMAGE_PIXELS = 120_000_000
 # Larger files are not photos we can show; reading them whole to hash them would stall the indexer.
 MAX_FILE_BYTES = 512 * 2**20
 INDEX_BATCH_SIZE = 16
+# Decoded photos waiting for the model (float32 pixels: 0.75 MiB each at 256 px). Deep enough to keep the
+# decoders busy through the model's start-up, which takes seconds and mostly one core.
+DECODE_AHEAD_BYTES = 128 * 2**20
 
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -267,3 +268,62 @@ def test_folder_filtered_search_sees_photos_indexed_after_a_refresh(store: Store
     Indexer(store, embedder).run()
     searcher.refresh()
     assert sorted(r.path for r in searcher.search("red", 10, folder=str(folder))) == [str(folder / "a.png"), str(late)]
+
+
+class _SlowLoadingEmbedder(ColourEmbedder):
+    """A model whose start-up only ends once it has seen ``until`` photos decoded, or ``timeout_s`` passed."""
+
+    def __init__(self, decoded: list[str], until: int, failure: Exception | None = None) -> None:
+        super().__init__()
+        self.decoded, self.until, self.failure = decoded, until, failure
+        self.decoded_when_ready = -1
+
+    def prepare_images(self) -> None:
+        deadline = time.monotonic() + 20
+        while len(self.decoded) < self.until and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.decoded_when_ready = len(self.decoded)
+        if self.failure is not None:
+            raise self.failure
+
+
+def _counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from xmr_desktop.library import indexer
+
+    decoded: list[str] = []
+    real = indexer.load_for_embedding
+
+    def counting(path: str, *args: object) -> object:
+        loaded = real(path, *args)
+        decoded.append(path)
+        return loaded
+
+    monkeypatch.setattr(indexer, "load_for_embedding", counting)
+    return decoded
+
+
+def test_photos_decode_while_the_model_starts_up(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "photos"
+    for i in range(120):
+        _photo(folder / f"{i:03}.png", "red", (40 + i, 30))
+    decoded = _counting_decodes(monkeypatch)
+    # Far more than the old look-ahead of two batches: decoding does not wait for the model to be ready.
+    embedder = _SlowLoadingEmbedder(decoded, until=100)
+    report = _index(store, embedder, folder)
+    assert embedder.decoded_when_ready >= 100
+    assert (report.embedded, embedder.images_embedded) == (120, 120)
+
+
+def test_a_model_that_fails_to_load_stops_the_run_and_keeps_files_pending(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xmr_desktop.errors import ModelLoadError
+
+    folder = tmp_path / "photos"
+    for i in range(10):
+        _photo(folder / f"{i}.png", "blue", (40 + i, 30))
+    embedder = _SlowLoadingEmbedder(_counting_decodes(monkeypatch), until=0, failure=ModelLoadError("weights are damaged"))
+    with pytest.raises(ModelLoadError, match="weights are damaged"):
+        _index(store, embedder, folder)
+    assert embedder.images_embedded == 0
+    assert len(store.pending(embedder.model_id)) == 10

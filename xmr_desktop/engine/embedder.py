@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from xmr_desktop.engine.loading import ModelFiles, ensure_model, load_clip
+from xmr_desktop.engine.loading import ModelFiles, ensure_model, load_clip, read_image_spec
 from xmr_desktop.engine.precision import bfloat16_image_features, image_compute_dtype
 from xmr_desktop.engine.preprocess import ImageSpec
 from xmr_desktop.engine.registry import resolve_model_argument
@@ -55,9 +55,16 @@ class ClipEmbedder:
                 log.info("loaded model %s (%s, %d-d) on %s", self.name, self.directory, self.dim, self.device)
         return self
 
-    @property
+    @cached_property
     def image_spec(self) -> ImageSpec:
-        return self._ready().image_spec
+        """Read from the model's files, so photos can be decoded while TensorFlow is still loading."""
+        return read_image_spec(self.directory)
+
+    def prepare_images(self) -> None:
+        """Load the model and trace its image tower now (idempotent): the first batch then waits for neither."""
+        loaded = self._ready()
+        with self._lock:
+            loaded.image_fn.get_concrete_function()
 
     @property
     def dim(self) -> int:

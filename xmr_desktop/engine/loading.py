@@ -149,13 +149,23 @@ def load_clip(directory: Path) -> tuple[Any, Any, ImageSpec]:
         raise
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelLoadError(f"cannot load the model in {directory}: {error}") from error
-    return model, tokenizer, _image_spec(directory, model.config.vision_config.image_size)
+    return model, tokenizer, read_image_spec(directory)
 
 
-def _image_spec(directory: Path, image_size: int) -> ImageSpec:
-    config_path = directory / "preprocessor_config.json"
-    if config_path.is_file():
-        return ImageSpec.from_processor_config(json.loads(config_path.read_text(encoding="utf-8")))
+def read_image_spec(directory: Path) -> ImageSpec:
+    """The pixels a CLIP folder's model expects, from its JSON files alone (no TensorFlow).
+
+    ``preprocessor_config.json`` when present, else the vision tower's ``image_size`` in ``config.json``.
+    Raises ModelLoadError if neither can be read.
+    """
+    try:
+        config_path = directory / "preprocessor_config.json"
+        if config_path.is_file():
+            return ImageSpec.from_processor_config(json.loads(config_path.read_text(encoding="utf-8")))
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        image_size = int(config.get("vision_config", {}).get("image_size", 224))
+    except (OSError, ValueError, TypeError, AttributeError, KeyError) as error:
+        raise ModelLoadError(f"cannot read the image settings of the model in {directory}: {error}") from error
     return ImageSpec(shortest_edge=image_size, crop=(image_size, image_size))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from xmr_desktop.config import INDEX_BATCH_SIZE
+from xmr_desktop.config import DECODE_AHEAD_BYTES, INDEX_BATCH_SIZE
 from xmr_desktop.engine.preprocess import ImageRejected, ImageSpec, LoadedFile, load_for_embedding
 from xmr_desktop.library.scanner import ScanReport, sync_folder
 from xmr_desktop.library.store import FileRecord, Folder, Store
@@ -27,7 +28,10 @@ log = logging.getLogger(__name__)
 
 
 class ImageEmbedder(Protocol):
-    """What the indexer needs of a model (``ClipEmbedder`` or a test double)."""
+    """What the indexer needs of a model (``ClipEmbedder`` or a test double).
+
+    A model that loads lazily may also offer ``prepare_images()``, to load and warm up while photos decode.
+    """
 
     model_id: str
     image_spec: ImageSpec
@@ -158,6 +162,9 @@ class Indexer:
         known = self.store.known_hashes(model_id)
         state = IndexProgress(0, len(todo), 0, 0, 0, 0.0)
         batch = _Batch()
+        prepare = getattr(self.embedder, "prepare_images", None)
+        # Seconds of TensorFlow start-up, mostly on one core, overlap with decoding the first photos.
+        model_ready = _in_background(prepare) if prepare is not None else None
         for record, outcome in self._load_ahead(todo, known, should_stop):
             if isinstance(outcome, str):
                 batch.skipped.append((record.id, outcome))
@@ -169,10 +176,14 @@ class Indexer:
                 batch.add_pixels(record.id, outcome)
             state.current = record.path
             if len(batch.pixels) >= self.batch_size or len(batch) >= 8 * self.batch_size:
+                if model_ready is not None and batch.pixels:
+                    model_ready.result()  # a model that failed to load raises here, in the caller's thread
                 self._commit(batch, state, known)
                 state.elapsed = time.monotonic() - started
                 if progress is not None:
                     progress(state)
+        if model_ready is not None and batch.pixels:
+            model_ready.result()
         self._commit(batch, state, known)
         state.elapsed = time.monotonic() - started
         if progress is not None:
@@ -202,7 +213,8 @@ class Indexer:
     ) -> Iterator[tuple[FileRecord, LoadedFile | str]]:
         """Yield each file's loaded pixels (or skip reason) in order, decoding up to a few batches ahead."""
         spec = self.embedder.image_spec
-        look_ahead = max(2 * self.batch_size, 2 * self.decode_workers)
+        image_bytes = 3 * spec.crop[0] * spec.crop[1] * 4
+        look_ahead = max(2 * self.batch_size, 2 * self.decode_workers, DECODE_AHEAD_BYTES // image_bytes)
         with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="xmr-decode") as pool:
             pending: deque[tuple[FileRecord, Future[LoadedFile]]] = deque()
             records = iter(todo)
@@ -222,6 +234,21 @@ class Indexer:
                     for _, queued in pending:
                         queued.cancel()
                     return
+
+
+def _in_background(task: Callable[[], object]) -> "Future[object]":
+    """Run ``task`` on a daemon thread: an interrupted run (Ctrl-C) must not wait for a model to finish loading."""
+    future: Future[object] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(task())
+            except BaseException as error:  # handed to whoever waits on the future
+                future.set_exception(error)
+
+    threading.Thread(target=run, name="xmr-model-load", daemon=True).start()
+    return future
 
 
 def _outcome(future: "Future[LoadedFile]") -> LoadedFile | str:
