@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
+
+if TYPE_CHECKING:
+    import faiss
 
 # Rows converted to float32 per faiss ``add`` call: bounds the transient float32 copy while building.
 _ADD_ROWS = 65_536
@@ -116,6 +119,8 @@ class VectorIndex:
             raise ValueError("query vector contains NaN or infinity")
         if k == 0:
             return []
+        import faiss  # not at module import: the window appears before search is first needed
+
         selector = self._selector(allowed, exclude)
         params = None if selector is None else faiss.SearchParameters(sel=selector)
 
@@ -135,6 +140,8 @@ class VectorIndex:
         self, q: np.ndarray, fetch: int, params: faiss.SearchParameters | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``fetch`` best rows as (scores, positions), best first; fewer if fewer rows are selected."""
+        import faiss
+
         assert self._faiss is not None
         # Flat faiss indexes spread a batch over threads by query, so one query runs on one thread anyway;
         # more OpenMP threads only spin at the barrier (measured: p95 up when the other core is busy).
@@ -149,6 +156,8 @@ class VectorIndex:
         return scores[0][found], rows[0][found]
 
     def _selector(self, allowed: np.ndarray | None, exclude: Iterable[int]) -> faiss.IDSelector | None:
+        import faiss
+
         keep: faiss.IDSelector | None = None
         if allowed is not None:
             mask = np.asarray(allowed)
@@ -167,5 +176,7 @@ class VectorIndex:
 
 
 def _new_faiss_index(dim: int) -> faiss.IndexScalarQuantizer:
+    import faiss
+
     # fp16 codes need no training; the index ranks by exhaustive inner product (cosine for unit vectors).
     return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
