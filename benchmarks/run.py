@@ -121,6 +121,15 @@ def table(results: dict[str, Any]) -> str:
                     "",
                 )
             )
+            if "search_after_batch_p50_ms" in ours:
+                rows.append(
+                    (
+                        f"  at {int(n):,}: query right after a 16-photo indexing batch, p50 ms (rclip: every query)",
+                        _f(ours["search_after_batch_p50_ms"], 0),
+                        _f(theirs["p50_ms"], 0),
+                        "",
+                    )
+                )
             rows.append(
                 (
                     f"  memory at {int(n):,}: index in RAM MiB (float16 size {ours['float16_mib']:.0f})",

@@ -465,3 +465,31 @@ def test_vectors_survive_remove_folder_until_pruned(store: Store, folder: Folder
 def test_integrity_check_of_a_healthy_index(store: Store, folder: Folder) -> None:
     add_files(store, folder, "a.jpg")
     assert store.integrity_ok()
+
+
+def test_changed_since_lists_the_files_this_store_changed(store: Store, folder: Folder) -> None:
+    a, b, c = add_files(store, folder, "a.jpg", "b.jpg", "c.jpg")
+    mark = store.change_mark()
+    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [(b.id, "truncated")])
+    assert store.changed_since(mark).tolist() == sorted([a.id, b.id])
+    later = store.change_mark()
+    store.remove_paths([c.path])
+    assert store.changed_since(later).tolist() == [c.id]
+    assert store.changed_since(mark).tolist() == sorted([a.id, b.id, c.id])
+    assert store.changed_since(store.change_mark()).tolist() == []
+    # A whole folder going is not listed file by file: whoever kept vectors reloads them.
+    store.remove_folder(ROOT)
+    assert store.changed_since(mark) is None
+    assert store.changed_since(store.change_mark()).tolist() == []
+
+
+def test_changed_since_gives_up_past_its_cap(store: Store, folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xmr_desktop.library import store as store_module
+
+    monkeypatch.setattr(store_module, "_CHANGE_LIST_CAP", 3)
+    records = add_files(store, folder, *(f"{i}.jpg" for i in range(5)))
+    mark = store.change_mark()
+    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 4, 3, vector(i)) for i, r in enumerate(records[:2])], [])
+    assert store.changed_since(mark) is not None
+    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 4, 3, vector(i)) for i, r in enumerate(records[2:])], [])
+    assert store.changed_since(mark) is None

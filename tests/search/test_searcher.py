@@ -160,3 +160,46 @@ def test_refresh_sees_new_photos_and_recomputes_folder_filters(store: Store, lib
     results = searcher.search("q", 1000, folder=folder)
     assert len(results) == 301
     assert results[0].path == next(iter(late))
+
+
+def test_refresh_reads_only_what_changed_and_ranks_as_a_fresh_load(
+    store: Store, library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids, _, embedder = library
+    query = embedder.words["q"]
+    searcher = Searcher(store, embedder)
+    searcher.search("q", 10)
+    paths = list(ids)
+    changed, deleted, unreadable = paths[5], paths[6], paths[7]
+    store.commit_batch(WordEmbedder.model_id, [(ids[changed], b"edited", 40, 30, query)], [])  # re-embedded
+    store.remove_paths([deleted])
+    store.commit_batch(WordEmbedder.model_id, [], [(ids[unreadable], "truncated")])
+    (new,) = add_photos(store, store.folder(str(tmp_path / "photos")), ["new.jpg"], -query[np.newaxis], [b"new"])
+
+    streamed: list[int] = []
+    read_vectors = store.iter_vectors
+
+    def counting(*args: object, **kwargs: object) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for chunk_ids, rows in read_vectors(*args, **kwargs):  # type: ignore[arg-type]
+            streamed.append(len(chunk_ids))
+            yield chunk_ids, rows
+
+    monkeypatch.setattr(store, "iter_vectors", counting)
+    searcher.refresh()
+    results = searcher.search("q", 400)
+    assert sum(streamed) == 2  # the edited photo and the new one; not the 348 others
+    assert results[0].path == changed and results[-1].path == new
+    assert deleted not in {r.path for r in results} and unreadable not in {r.path for r in results}
+    fresh = Searcher(store, embedder).search("q", 400)
+    assert [(r.path, round(r.score, 4)) for r in results] == [(r.path, round(r.score, 4)) for r in fresh]
+
+
+def test_refresh_after_a_folder_is_removed_leaves_its_photos_out(store: Store, library: Library, tmp_path: Path) -> None:
+    _, _, embedder = library
+    searcher = Searcher(store, embedder)
+    assert len(searcher.search("q", 400)) == 350
+    store.remove_folder(str(tmp_path / "photos2"))
+    searcher.refresh()
+    results = searcher.search("q", 400)
+    assert len(results) == 300
+    assert not any(r.path.startswith(str(tmp_path / "photos2") + os.sep) for r in results)

@@ -12,6 +12,7 @@ so switching models never rewrites ``files`` and identical photos share one vect
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import sqlite3
@@ -30,6 +31,10 @@ from xmr_desktop.errors import IndexCorruptError, IndexTooNewError, UnknownFolde
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 5.0
+# Ids bound per "IN (...)" query: well under SQLite's variable limit (999 before 3.32).
+_IDS_PER_QUERY = 500
+# Files listed by changed_since() before it gives up and says "reload everything".
+_CHANGE_LIST_CAP = 65_536
 VECTOR_DTYPE = np.dtype("<f2")
 
 
@@ -159,6 +164,37 @@ def vectors_by_hash(
     return found
 
 
+class _ChangeList:
+    """Which files one Store changed, in order, so a search index can catch up without reloading everything."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+        self._entries: list[tuple[int, list[int]]] = []
+        self._listed = 0
+        self._forgotten_up_to = 0
+
+    def add(self, file_ids: list[int]) -> None:
+        if not file_ids:
+            return
+        self.sequence += 1
+        self._entries.append((self.sequence, file_ids))
+        self._listed += len(file_ids)
+        if self._listed > _CHANGE_LIST_CAP:
+            self.forget_all()
+
+    def forget_all(self) -> None:
+        self.sequence += 1
+        self._entries.clear()
+        self._listed = 0
+        self._forgotten_up_to = self.sequence
+
+    def since(self, mark: int) -> np.ndarray | None:
+        if mark < self._forgotten_up_to:
+            return None
+        start = bisect.bisect_right(self._entries, mark, key=lambda entry: entry[0])
+        return np.unique(np.fromiter((i for _, ids in self._entries[start:] for i in ids), dtype=np.int64))
+
+
 def _corrupt(db_path: Path, detail: object) -> IndexCorruptError:
     return IndexCorruptError(
         f"The index {db_path} is damaged or not an xmr_desktop index ({detail}); "
@@ -176,6 +212,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._changes = _ChangeList()
 
     @classmethod
     def open(cls, db_path: Path) -> Store:
@@ -268,6 +305,7 @@ class Store:
             folder = self.folder(path)
             (count,) = conn.execute("SELECT COUNT(*) FROM files WHERE folder_id = ?", (folder.id,)).fetchone()
             conn.execute("DELETE FROM folders WHERE id = ?", (folder.id,))
+        self._changes.forget_all()
         return count
 
     def folders(self) -> list[Folder]:
@@ -303,6 +341,7 @@ class Store:
 
         A path already owned by another (overlapping) folder is left to that folder.
         """
+        removed = list(removed_ids)
         with self._write() as conn:
             conn.executemany(
                 """INSERT INTO files(folder_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)
@@ -314,15 +353,19 @@ class Store:
             )
             conn.executemany(
                 "DELETE FROM files WHERE id = ? AND folder_id = ?",
-                ((file_id, folder_id) for file_id in removed_ids),
+                ((file_id, folder_id) for file_id in removed),
             )
+        # A changed file keeps its old vector in a search index until it is embedded again (commit_batch).
+        self._changes.add(removed)
 
     def remove_paths(self, paths: Iterable[str]) -> int:
         """Forget these files (e.g. deleted, seen by the watcher); returns how many rows went."""
+        removed: list[int] = []
         with self._write() as conn:
-            before = conn.total_changes
-            conn.executemany("DELETE FROM files WHERE path = ?", ((os.fsencode(p),) for p in paths))
-            return conn.total_changes - before
+            for path in paths:
+                removed += [row[0] for row in conn.execute("DELETE FROM files WHERE path = ? RETURNING id", (os.fsencode(path),))]
+        self._changes.add(removed)
+        return len(removed)
 
     # -- indexing ------------------------------------------------------------------------------------------
 
@@ -383,6 +426,7 @@ class Store:
                 width = 0, height = 0 WHERE id = ?""",
                 ((reason, file_id) for file_id, reason in skipped),
             )
+        self._changes.add([row[0] for row in embedded] + [file_id for file_id, _ in skipped])
 
     def _model_dim(self, model_id: str) -> int | None:
         sql = "SELECT length(vector) FROM embeddings WHERE model_id = ? LIMIT 1"
@@ -417,31 +461,52 @@ class Store:
         total, skipped, indexed = self._conn.execute(sql, params).fetchone()
         return FolderCounts(indexed=indexed, skipped=skipped, pending=total - indexed - skipped, total=total)
 
-    def iter_vectors(self, model_id: str, chunk_rows: int = 8192) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every indexed file id for ``model_id`` with its float16 vector, by file id, ``chunk_rows`` at a time.
+    def iter_vectors(
+        self, model_id: str, chunk_rows: int = 8192, *, file_ids: Iterable[int] | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Indexed file ids for ``model_id`` with their float16 vectors, by file id, ``chunk_rows`` at a time.
 
-        Yields ``(int64 ids, float16 rows)``; nothing per file outlives its chunk, so a million vectors load
-        without a million Python objects or a float32 copy. Raises IndexCorruptError if vector lengths differ.
+        Every indexed file, or those of ``file_ids`` that are indexed. Yields ``(int64 ids, float16 rows)``;
+        nothing per file outlives its chunk, so a million vectors load without a million Python objects or a
+        float32 copy. Raises IndexCorruptError if vector lengths differ.
         """
-        cursor = self._conn.execute(
-            # CROSS JOIN pins the plan: walk files in id order and look each vector up by key, instead of
-            # walking vectors and sorting the result afterwards (measured 2x slower at 100k rows).
-            """SELECT f.id, e.vector FROM files f
+        # CROSS JOIN pins the plan: walk files in id order and look each vector up by key, instead of
+        # walking vectors and sorting the result afterwards (measured 2x slower at 100k rows).
+        sql = """SELECT f.id, e.vector FROM files f
             CROSS JOIN embeddings e ON e.content_hash = f.content_hash AND e.model_id = ?
-            WHERE f.state = 'ok' ORDER BY f.id""",
-            (model_id,),
-        )
+            WHERE f.state = 'ok'"""
+        if file_ids is None:
+            cursors: Iterable[sqlite3.Cursor] = [self._conn.execute(sql + " ORDER BY f.id", (model_id,))]
+        else:
+            wanted = sorted({int(i) for i in file_ids})
+            cursors = (
+                self._conn.execute(
+                    sql + f" AND f.id IN ({','.join('?' * len(part))}) ORDER BY f.id", (model_id, *part)
+                )
+                for part in (wanted[start : start + _IDS_PER_QUERY] for start in range(0, len(wanted), _IDS_PER_QUERY))
+            )
         row_bytes: int | None = None
-        while chunk := cursor.fetchmany(chunk_rows):
-            blobs = [row[1] for row in chunk]
-            if row_bytes is None:
-                row_bytes = len(blobs[0])
-            if not row_bytes or row_bytes % VECTOR_DTYPE.itemsize or any(len(blob) != row_bytes for blob in blobs):
-                raise _corrupt(self.path, f"vectors of model {model_id} differ in length")
-            ids = np.fromiter((row[0] for row in chunk), dtype=np.int64, count=len(chunk))
-            yield ids, np.frombuffer(b"".join(blobs), dtype=VECTOR_DTYPE).reshape(len(chunk), -1)
+        for cursor in cursors:
+            while chunk := cursor.fetchmany(chunk_rows):
+                blobs = [row[1] for row in chunk]
+                if row_bytes is None:
+                    row_bytes = len(blobs[0])
+                if not row_bytes or row_bytes % VECTOR_DTYPE.itemsize or any(len(blob) != row_bytes for blob in blobs):
+                    raise _corrupt(self.path, f"vectors of model {model_id} differ in length")
+                ids = np.fromiter((row[0] for row in chunk), dtype=np.int64, count=len(chunk))
+                yield ids, np.frombuffer(b"".join(blobs), dtype=VECTOR_DTYPE).reshape(len(chunk), -1)
 
-    def records_by_ids(self, ids: Iterable[int], chunk: int = 500) -> dict[int, FileRecord]:
+    def change_mark(self) -> int:
+        """This Store's position in its own history of writes, to pass to ``changed_since`` later."""
+        return self._changes.sequence
+
+    def changed_since(self, mark: int) -> np.ndarray | None:
+        """Ids of files whose searchable vector may have appeared, changed or gone since ``change_mark()`` said
+        ``mark``, through this Store; None when that is no longer known (a folder was removed, or more than
+        65,536 files changed): reload everything then. Other connections' writes are not listed."""
+        return self._changes.since(mark)
+
+    def records_by_ids(self, ids: Iterable[int], chunk: int = _IDS_PER_QUERY) -> dict[int, FileRecord]:
         """``file id -> FileRecord`` for these ids; ids without a row (deleted files) are absent.
 
         Queried in chunks to stay under SQLite's bound-variable limit.

@@ -51,24 +51,59 @@ class VectorIndex:
 
     def _build(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]], dim: int | None) -> None:
         self._faiss = None if dim is None else _new_faiss_index(dim)
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.ids.flags.writeable = False
+        self.append(chunks)
+
+    def append(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Add ``(ids, vectors)`` chunks after the existing rows; their ids must be new to the index.
+
+        Raises ``ValueError`` and adds nothing for repeated ids or mismatched or malformed chunks.
+        """
+        before = len(self)
         id_parts: list[np.ndarray] = []
-        for chunk_ids, chunk in chunks:
-            chunk_vectors = np.asarray(chunk)
-            id_array = np.asarray(chunk_ids, dtype=np.int64).reshape(-1)
-            if chunk_vectors.ndim != 2:
-                raise ValueError(f"vectors must be an N×D matrix, got shape {chunk_vectors.shape}")
-            if id_array.shape[0] != chunk_vectors.shape[0]:
-                raise ValueError(f"{id_array.shape[0]} ids for {chunk_vectors.shape[0]} vectors")
-            if self._faiss is None:
-                self._faiss = _new_faiss_index(chunk_vectors.shape[1])
-            if chunk_vectors.shape[1] != self._faiss.d:
-                raise ValueError(f"a chunk of {chunk_vectors.shape[1]}-d vectors in a {self._faiss.d}-d index")
-            for start in range(0, chunk_vectors.shape[0], _ADD_ROWS):
-                self._faiss.add(np.ascontiguousarray(chunk_vectors[start : start + _ADD_ROWS], dtype=np.float32))
-            id_parts.append(id_array)
-        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
-        if not np.diff(np.sort(ids)).all():
-            raise ValueError("ids must be unique")
+        try:
+            for chunk_ids, chunk in chunks:
+                chunk_vectors = np.asarray(chunk)
+                id_array = np.asarray(chunk_ids, dtype=np.int64).reshape(-1)
+                if chunk_vectors.ndim != 2:
+                    raise ValueError(f"vectors must be an N×D matrix, got shape {chunk_vectors.shape}")
+                if id_array.shape[0] != chunk_vectors.shape[0]:
+                    raise ValueError(f"{id_array.shape[0]} ids for {chunk_vectors.shape[0]} vectors")
+                if self._faiss is None:
+                    self._faiss = _new_faiss_index(chunk_vectors.shape[1])
+                if chunk_vectors.shape[1] != self._faiss.d:
+                    raise ValueError(f"a chunk of {chunk_vectors.shape[1]}-d vectors in a {self._faiss.d}-d index")
+                for start in range(0, chunk_vectors.shape[0], _ADD_ROWS):
+                    self._faiss.add(np.ascontiguousarray(chunk_vectors[start : start + _ADD_ROWS], dtype=np.float32))
+                id_parts.append(id_array)
+            added = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
+            # One check for the whole call: per chunk it would cost a sort of the index every 8k rows.
+            if not np.diff(np.sort(added)).all() or (before and np.isin(added, self.ids).any()):
+                raise ValueError("ids must be unique")
+        except BaseException:
+            self._truncate(before)
+            raise
+        self._set_ids(np.concatenate([self.ids, added]) if before else added)
+
+    def _truncate(self, rows: int) -> None:
+        import faiss
+
+        if self._faiss is not None and self._faiss.ntotal > rows:
+            self._faiss.remove_ids(faiss.IDSelectorRange(rows, self._faiss.ntotal))
+
+    def remove(self, ids: Iterable[int]) -> int:
+        """Drop the rows with these ids (unknown ids are ignored); the other rows keep their order. Returns how many."""
+        import faiss
+
+        rows = np.flatnonzero(np.isin(self.ids, np.fromiter(ids, dtype=np.int64)))
+        if not rows.size or self._faiss is None:
+            return 0
+        self._faiss.remove_ids(faiss.IDSelectorBatch(rows.astype(np.int64)))
+        self._set_ids(np.delete(self.ids, rows))
+        return int(rows.size)
+
+    def _set_ids(self, ids: np.ndarray) -> None:
         ids.flags.writeable = False
         self.ids = ids
 

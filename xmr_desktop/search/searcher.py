@@ -39,8 +39,10 @@ class TextImageEmbedder(Protocol):
 class Searcher:
     """Ranks the photos of one store for one model.
 
-    The vectors are loaded into memory on the first search and reloaded only after ``refresh()`` (call it when
-    an indexing batch was committed); typing touches the database only to describe the winners.
+    The vectors are loaded into memory on the first search. After ``refresh()`` (call it when the store was
+    written, e.g. an indexing batch committed) the next search first re-reads only the files this store changed
+    since (``Store.changed_since``), so searching while a big library is being indexed stays fast; typing
+    touches the database only to describe the winners.
 
     Attributes:
         store: the index (a connection owned by the calling thread).
@@ -53,13 +55,14 @@ class Searcher:
         self.embedder = embedder
         self.concepts = concepts
         self._index: VectorIndex | None = None
+        self._stale = False
+        self._change_mark = 0
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._folder_masks: dict[str, np.ndarray] = {}
 
     def refresh(self) -> None:
-        """Forget the in-memory vectors; the next search reloads them from the store."""
-        self._index = None
-        self._folder_masks.clear()
+        """The store was written: bring the in-memory vectors up to date before the next search."""
+        self._stale = True
 
     def search(self, query: str, top_k: int = DEFAULT_TOP_K, folder: str | None = None) -> list[SearchResult]:
         """Best ``top_k`` photos for a query in xmr's syntax (``beach + sunset - people``, ``2:dog``, image paths)."""
@@ -87,9 +90,20 @@ class Searcher:
         return [_result(records[file_id], score) for file_id, score in hits if file_id in records]
 
     def _loaded(self) -> VectorIndex:
-        if self._index is None:
-            self._index = VectorIndex.from_chunks(self.store.iter_vectors(self.embedder.model_id))
-            log.debug("loaded %d vectors for %s", len(self._index), self.embedder.model_id)
+        model_id = self.embedder.model_id
+        changed = self.store.changed_since(self._change_mark) if self._index is not None and self._stale else None
+        if self._index is None or (self._stale and changed is None):
+            self._change_mark = self.store.change_mark()
+            self._index = VectorIndex.from_chunks(self.store.iter_vectors(model_id))
+            self._folder_masks.clear()
+            log.debug("loaded %d vectors for %s", len(self._index), model_id)
+        elif changed is not None and changed.size:
+            self._change_mark = self.store.change_mark()
+            self._index.remove(changed)
+            self._index.append(self.store.iter_vectors(model_id, file_ids=changed))
+            self._folder_masks.clear()
+            log.debug("updated %d files' vectors for %s", changed.size, model_id)
+        self._stale = False
         return self._index
 
     def _term_vector(self, term: QueryTerm) -> np.ndarray:
