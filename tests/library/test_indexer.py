@@ -327,3 +327,13 @@ def test_a_model_that_fails_to_load_stops_the_run_and_keeps_files_pending(
         _index(store, embedder, folder)
     assert embedder.images_embedded == 0
     assert len(store.pending(embedder.model_id)) == 10
+
+
+def test_progress_reports_each_count_once(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for i in range(8):  # exactly two batches of 4
+        _photo(folder / f"{i}.png", "green", (40 + i, 30))
+    store.add_folder(str(folder))
+    seen: list[tuple[int, int]] = []
+    Indexer(store, ColourEmbedder(), batch_size=4, decode_workers=2).run(progress=lambda p: seen.append((p.done, p.total)))
+    assert seen == [(4, 8), (8, 8)]

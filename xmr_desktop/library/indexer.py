@@ -184,10 +184,11 @@ class Indexer:
                     progress(state)
         if model_ready is not None and batch.pixels:
             model_ready.result()
-        self._commit(batch, state, known)
-        state.elapsed = time.monotonic() - started
-        if progress is not None:
-            progress(state)
+        if not batch.is_empty():  # a last full batch was committed and reported in the loop
+            self._commit(batch, state, known)
+            state.elapsed = time.monotonic() - started
+            if progress is not None:
+                progress(state)
         report.embedded += state.embedded
         report.reused += state.reused
         report.skipped += state.skipped
