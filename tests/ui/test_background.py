@@ -119,3 +119,24 @@ def test_closing_mid_indexing_is_clean_and_the_next_start_resumes(
     assert second_model.images_embedded == 240 - done_before
     with Store.open(paths.index_db) as store:
         assert store.counts(second_model.model_id).indexed == 240
+
+
+class TextCountingEmbedder(ColourEmbedder):
+    """Records the thread of every text embedding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text_threads: list[str] = []
+
+    def embed_texts(self, texts: Any) -> np.ndarray:
+        self.text_threads.append(threading.current_thread().name)
+        return super().embed_texts(texts)
+
+
+def test_search_is_warmed_up_on_the_worker_as_soon_as_the_model_loads(qtbot: Any, make_window: Any) -> None:
+    # A real text tower traces on its first call (~1.5 s) and a big library's vectors take seconds to load:
+    # both happen before the user's first query, never on the GUI thread.
+    model = TextCountingEmbedder()
+    make_window(model)
+    qtbot.waitUntil(lambda: bool(model.text_threads), timeout=INDEX_TIMEOUT_MS)
+    assert threading.main_thread().name not in model.text_threads

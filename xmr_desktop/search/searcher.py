@@ -64,6 +64,12 @@ class Searcher:
         """The store was written: bring the in-memory vectors up to date before the next search."""
         self._stale = True
 
+    def prepare(self) -> None:
+        """Load the vectors and run the text tower once now (its first call traces it, ~1.5 s), so the user's
+        first query answers at typing speed. Call it on the thread that will search."""
+        self._loaded()
+        self.embedder.embed_texts(["a photo"])
+
     def search(self, query: str, top_k: int = DEFAULT_TOP_K, folder: str | None = None) -> list[SearchResult]:
         """Best ``top_k`` photos for a query in xmr's syntax (``beach + sunset - people``, ``2:dog``, image paths)."""
         terms = parse_query(query, image_exists=_is_image_file)

@@ -180,9 +180,17 @@ class IndexWorker(QObject):
         if self._queued_search is not None:
             queued, self._queued_search = self._queued_search, None
             self._search(*queued)
+        elif self._searcher is not None:
+            self._prepare_search(self._searcher)
         if self._jobs is not None:
             self._jobs.index_wanted = True
         self._schedule()
+
+    def _prepare_search(self, searcher: Searcher) -> None:
+        try:
+            searcher.prepare()
+        except XmrError as error:  # a damaged index is reported when the user searches
+            log.warning("could not prepare search: %s", error)
 
     @Slot(int, str, str, object, int)
     def search(self, generation: int, kind: str, query: str, folder: str | None, top_k: int) -> None:
