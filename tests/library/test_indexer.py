@@ -337,3 +337,13 @@ def test_progress_reports_each_count_once(store: Store, tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
     Indexer(store, ColourEmbedder(), batch_size=4, decode_workers=2).run(progress=lambda p: seen.append((p.done, p.total)))
     assert seen == [(4, 8), (8, 8)]
+
+
+def test_the_report_names_each_skipped_file_with_its_reason(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    _photo(folder / "good.png", "red")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.png").write_text("not a picture")
+    report = _index(store, ColourEmbedder(), folder)
+    assert sorted(path for path, _ in report.skipped_files) == [str(folder / "empty.jpg"), str(folder / "text.png")]
+    assert dict(report.skipped_files) == {path: reason for path, reason in store.skipped_files()}

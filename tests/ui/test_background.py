@@ -140,3 +140,14 @@ def test_search_is_warmed_up_on_the_worker_as_soon_as_the_model_loads(qtbot: Any
     make_window(model)
     qtbot.waitUntil(lambda: bool(model.text_threads), timeout=INDEX_TIMEOUT_MS)
     assert threading.main_thread().name not in model.text_threads
+
+
+def test_unreadable_photos_are_counted_in_the_finished_message(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    make_folder(folder, all_items()[:4], ".png", np.random.default_rng(5), size=32)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.png").write_text("not a picture")
+    window = make_window()
+    with qtbot.waitSignal(window.indexing_finished, timeout=INDEX_TIMEOUT_MS, check_params_cb=indexed_at_least(4)):
+        window.add_folder(str(folder))
+    assert "2 files could not be read" in window.statusBar().currentMessage()

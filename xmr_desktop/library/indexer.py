@@ -70,6 +70,7 @@ class IndexReport:
         embedded: files whose pixels went through the model.
         reused: files whose content was already embedded (renamed, moved or duplicate photos).
         skipped: files that could not be read as images this run (reasons are in the store).
+        skipped_files: (path, reason) of each of them, in the order they were met.
         unchanged: files found unchanged by the scan (cost: one stat each).
         removed: files swept from the index because they are gone.
         stopped: the run was asked to stop before the end; what was committed stays.
@@ -84,6 +85,7 @@ class IndexReport:
     stopped: bool = False
     elapsed: float = 0.0
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         indexed = self.embedded + self.reused
@@ -168,6 +170,7 @@ class Indexer:
         for record, outcome in self._load_ahead(todo, known, should_stop):
             if isinstance(outcome, str):
                 batch.skipped.append((record.id, outcome))
+                report.skipped_files.append((record.path, outcome))
                 log.info("skipped %s: %s", record.path, outcome)
             elif outcome.pixels is None or outcome.content_hash in batch.hashes or outcome.content_hash in known:
                 # Decoded before an identical file's vector was committed: reuse that vector, skip the model.

@@ -57,7 +57,6 @@ class IndexJobs:
         self._events = events
         self._changes = Changes()
         self._run: IndexRun | None = None
-        self._reported_skips = {path for path, _ in store.skipped_files()}
 
     def queue_scan(self, path: str) -> None:
         if path not in self.scan_queue:
@@ -123,8 +122,6 @@ class IndexJobs:
         last: list[IndexProgress] = []
 
         def on_progress(state: IndexProgress) -> None:
-            if last and last[-1].done == state.done:
-                return  # the closing call of a slice that committed nothing more
             last.append(dataclasses.replace(state))
             self._events.progress(run.progress(state))
             self._events.index_changed(True)
@@ -132,8 +129,8 @@ class IndexJobs:
 
         slice_report = indexer.index_pending(folder_ids, progress=on_progress, should_stop=should_stop)
         run.add_slice(last[-1] if last else None, slice_report)
-        if slice_report.skipped:
-            self._report_skips()
+        for path, reason in slice_report.skipped_files:
+            self._events.file_failed(path, reason)
         if should_stop():
             return True
         self._run, self.index_wanted = None, False
@@ -143,9 +140,3 @@ class IndexJobs:
             log.info("indexing run finished: %s", report.summary())
             self._events.finished(report)
         return False
-
-    def _report_skips(self) -> None:
-        for path, reason in self.store.skipped_files():
-            if path not in self._reported_skips:
-                self._reported_skips.add(path)
-                self._events.file_failed(path, reason)
