@@ -23,6 +23,8 @@ def setup_logging(log_dir: Path, *, verbosity: int = 0, console: bool = True) ->
             root.removeHandler(handler)
             handler.close()
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
+    # faiss announces at INFO which CPU build it loaded, on every start; that is not news for the user's log.
+    logging.getLogger("faiss").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     try:
         file_handler: logging.Handler = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=1 << 20, backupCount=3, encoding="utf-8"
