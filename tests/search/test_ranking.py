@@ -67,6 +67,18 @@ def test_from_chunks_ranks_like_one_matrix() -> None:
     assert chunked.top_k(query, 40) == whole.top_k(query, 40)
 
 
+def test_float16_rows_are_taken_as_they_are() -> None:
+    # Rows stored as float16 go into the index without a float32 round trip; the ranking is the same.
+    rng = np.random.default_rng(4)
+    halves = random_unit(rng, 3000, 64).astype(np.float16)
+    ids = np.arange(3000)
+    direct = VectorIndex.from_chunks((ids[s : s + 1000], halves[s : s + 1000]) for s in range(0, 3000, 1000))
+    widened = VectorIndex(halves.astype(np.float32), ids)
+    for query in random_unit(rng, 5, 64):
+        assert direct.top_k(query, 50) == widened.top_k(query, 50)
+    assert direct.nbytes == widened.nbytes == 3000 * 64 * 2 + 3000 * 8
+
+
 def test_from_no_chunks_is_empty() -> None:
     index = VectorIndex.from_chunks(iter([]))
     assert len(index) == 0
