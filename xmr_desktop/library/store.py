@@ -31,8 +31,8 @@ from xmr_desktop.errors import IndexCorruptError, IndexTooNewError, UnknownFolde
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 5.0
-# Ids bound per "IN (...)" query: well under SQLite's variable limit (999 before 3.32).
-_IDS_PER_QUERY = 500
+# Keys bound per "IN (...)" query: well under SQLite's variable limit (999 before 3.32).
+_KEYS_PER_QUERY = 500
 # Files listed by changed_since() before it gives up and says "reload everything".
 _CHANGE_LIST_CAP = 65_536
 VECTOR_DTYPE = np.dtype("<f2")
@@ -144,19 +144,24 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def _in_batches(keys: Sequence[Any]) -> Iterator[tuple[list[Any], str]]:
+    """``keys`` in slices that one query can bind, each with its ``?,?,…`` placeholder list for ``IN (…)``."""
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        part = list(keys[start : start + _KEYS_PER_QUERY])
+        yield part, ",".join("?" * len(part))
+
+
 def vectors_by_hash(
-    conn: sqlite3.Connection, table: str, model_id: str, hashes: Iterable[bytes], chunk: int = 500
+    conn: sqlite3.Connection, table: str, model_id: str, hashes: Iterable[bytes]
 ) -> dict[bytes, np.ndarray]:
     """``content_hash -> float32 vector`` from a ``(model_id, content_hash, vector float16)`` table.
 
-    Queried in chunks to stay under SQLite's bound-variable limit; hashes without a vector are absent.
+    Hashes without a vector are absent.
     """
-    wanted = list(dict.fromkeys(hashes))
     found: dict[bytes, np.ndarray] = {}
-    for start in range(0, len(wanted), chunk):
-        part = wanted[start : start + chunk]
+    for part, marks in _in_batches(list(dict.fromkeys(hashes))):
         rows = conn.execute(
-            f"SELECT content_hash, vector FROM {table} WHERE model_id = ? AND content_hash IN ({','.join('?' * len(part))})",
+            f"SELECT content_hash, vector FROM {table} WHERE model_id = ? AND content_hash IN ({marks})",
             [model_id, *part],
         )
         for digest, blob in rows:
@@ -478,12 +483,9 @@ class Store:
         if file_ids is None:
             cursors: Iterable[sqlite3.Cursor] = [self._conn.execute(sql + " ORDER BY f.id", (model_id,))]
         else:
-            wanted = sorted({int(i) for i in file_ids})
             cursors = (
-                self._conn.execute(
-                    sql + f" AND f.id IN ({','.join('?' * len(part))}) ORDER BY f.id", (model_id, *part)
-                )
-                for part in (wanted[start : start + _IDS_PER_QUERY] for start in range(0, len(wanted), _IDS_PER_QUERY))
+                self._conn.execute(sql + f" AND f.id IN ({marks}) ORDER BY f.id", (model_id, *part))
+                for part, marks in _in_batches(sorted({int(i) for i in file_ids}))
             )
         row_bytes: int | None = None
         for cursor in cursors:
@@ -506,16 +508,11 @@ class Store:
         65,536 files changed): reload everything then. Other connections' writes are not listed."""
         return self._changes.since(mark)
 
-    def records_by_ids(self, ids: Iterable[int], chunk: int = _IDS_PER_QUERY) -> dict[int, FileRecord]:
-        """``file id -> FileRecord`` for these ids; ids without a row (deleted files) are absent.
-
-        Queried in chunks to stay under SQLite's bound-variable limit.
-        """
-        wanted = list(dict.fromkeys(int(i) for i in ids))
+    def records_by_ids(self, ids: Iterable[int]) -> dict[int, FileRecord]:
+        """``file id -> FileRecord`` for these ids; ids without a row (deleted files) are absent."""
         found: dict[int, FileRecord] = {}
-        for start in range(0, len(wanted), chunk):
-            part = wanted[start : start + chunk]
-            sql = f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.id IN ({','.join('?' * len(part))})"
+        for part, marks in _in_batches(list(dict.fromkeys(int(i) for i in ids))):
+            sql = f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.id IN ({marks})"
             found.update((row[0], _record(row)) for row in self._conn.execute(sql, part))
         return found
 
