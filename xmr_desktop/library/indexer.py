@@ -167,6 +167,15 @@ class Indexer:
         prepare = getattr(self.embedder, "prepare_images", None)
         # Seconds of TensorFlow start-up, mostly on one core, overlap with decoding the first photos.
         model_ready = _in_background(prepare) if prepare is not None else None
+
+        def commit() -> None:
+            if model_ready is not None and batch.pixels:
+                model_ready.result()  # a model that failed to load raises here, in the caller's thread
+            self._commit(batch, state, known)
+            state.elapsed = time.monotonic() - started
+            if progress is not None:
+                progress(state)
+
         for record, outcome in self._load_ahead(todo, known, should_stop):
             if isinstance(outcome, str):
                 batch.skipped.append((record.id, outcome))
@@ -179,19 +188,9 @@ class Indexer:
                 batch.add_pixels(record.id, outcome)
             state.current = record.path
             if len(batch.pixels) >= self.batch_size or len(batch) >= 8 * self.batch_size:
-                if model_ready is not None and batch.pixels:
-                    model_ready.result()  # a model that failed to load raises here, in the caller's thread
-                self._commit(batch, state, known)
-                state.elapsed = time.monotonic() - started
-                if progress is not None:
-                    progress(state)
-        if model_ready is not None and batch.pixels:
-            model_ready.result()
+                commit()
         if not batch.is_empty():  # a last full batch was committed and reported in the loop
-            self._commit(batch, state, known)
-            state.elapsed = time.monotonic() - started
-            if progress is not None:
-                progress(state)
+            commit()
         report.embedded += state.embedded
         report.reused += state.reused
         report.skipped += state.skipped
@@ -199,8 +198,6 @@ class Indexer:
         return report
 
     def _commit(self, batch: "_Batch", state: IndexProgress, known: set[bytes]) -> None:
-        if batch.is_empty():
-            return
         vectors = self.embedder.embed_images(np.stack(batch.pixels)) if batch.pixels else np.zeros((0, 0), np.float32)
         embedded = [(fid, digest, w, h, vectors[i]) for i, (fid, digest, w, h) in enumerate(batch.embedded)]
         embedded += [(fid, digest, w, h, None) for fid, digest, w, h in batch.reused]
