@@ -139,10 +139,9 @@ def _cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     from xmr_desktop.engine.loading import model_folder, read_model_id
     from xmr_desktop.engine.precision import image_compute_dtype
     from xmr_desktop.engine.registry import resolve_model_argument
-    from xmr_desktop.engine.tf_runtime import compute_device
+    from xmr_desktop.engine.tf_runtime import compute_device, has_gpu
 
     ref = resolve_model_argument(args.model, paths.models_dir)
-    device = compute_device()
     model_dir, on_disk = model_folder(ref, paths.models_dir)
     model_id = read_model_id(model_dir) if on_disk else None
     with _open_store(paths) as store:
@@ -168,8 +167,8 @@ def _cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         "model_dir": str(model_dir),
         "model_on_disk": on_disk,
         "model_id": model_id,
-        "device": device,
-        "image_precision": image_compute_dtype(on_gpu=device.startswith("GPU")),
+        "device": compute_device(),
+        "image_precision": image_compute_dtype(on_gpu=has_gpu()),
         "folders": folders,
     }
     if args.json:

@@ -15,7 +15,7 @@ from xmr_desktop.engine.loading import ModelFiles, ensure_model, load_clip, read
 from xmr_desktop.engine.precision import bfloat16_image_features, image_compute_dtype
 from xmr_desktop.engine.preprocess import ImageSpec
 from xmr_desktop.engine.registry import resolve_model_argument
-from xmr_desktop.engine.tf_runtime import compute_device, tensorflow
+from xmr_desktop.engine.tf_runtime import compute_device, has_gpu, tensorflow
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class _LoadedClip:
         self.dim = int(self.model.config.projection_dim)
         self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
         self.pad_id = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0)
-        self.image_precision = image_compute_dtype(on_gpu=compute_device().startswith("GPU"))
+        self.image_precision = image_compute_dtype(on_gpu=has_gpu())
         # CLIP's forward pass has no Python control flow on tensor values, so AutoGraph's rewriting is skipped:
         # the first image batch comes 1 s sooner and the first text query 2 s sooner, with the same graph.
         # Text traces once per padding bucket.

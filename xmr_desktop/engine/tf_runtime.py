@@ -62,6 +62,12 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 @cache
+def has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU it will compute on."""
+    return bool(tensorflow().config.list_physical_devices("GPU"))
+
+
+@cache
 def compute_device() -> str:
     """A human-readable name of the device TensorFlow will run the model on, e.g. ``GPU: NVIDIA L4`` or ``CPU``."""
     tf = tensorflow()
