@@ -41,7 +41,8 @@ class VectorIndex:
     def from_chunks(cls, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> VectorIndex:
         """Build from ``(ids, vectors)`` chunks (int64 ids, float16 or float32 rows), e.g. streamed from the store.
 
-        Only one chunk at a time is ever converted to float32, so a collection never exists as a float32 matrix.
+        float16 rows become faiss codes as they are; other rows are converted to float32 one chunk at a time, so a
+        collection never exists as a float32 matrix.
         No chunks give an empty index. Raises ``ValueError`` as the constructor does, or for chunks of
         different dimensions.
         """
@@ -102,12 +103,17 @@ class VectorIndex:
         """Drop the rows with these ids (unknown ids are ignored); the other rows keep their order. Returns how many."""
         import faiss
 
-        rows = np.flatnonzero(np.isin(self.ids, np.fromiter(ids, dtype=np.int64)))
+        rows = self._rows_of(ids)
         if not rows.size or self._faiss is None:
             return 0
         self._faiss.remove_ids(faiss.IDSelectorBatch(rows.astype(np.int64)))
         self._set_ids(np.delete(self.ids, rows))
         return int(rows.size)
+
+    def _rows_of(self, ids: Iterable[int]) -> np.ndarray:
+        """Positions of the rows with these ids (unknown ids have none)."""
+        wanted = np.fromiter(ids, dtype=np.int64)
+        return np.flatnonzero(np.isin(self.ids, wanted)) if wanted.size else wanted
 
     def _set_ids(self, ids: np.ndarray) -> None:
         ids.flags.writeable = False
@@ -208,8 +214,7 @@ class VectorIndex:
                 )
             # IDSelectorBitmap reads bit (row & 7) of byte (row >> 3): little-endian bit order.
             keep = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
-        excluded = np.fromiter(exclude, dtype=np.int64)
-        excluded_rows = np.flatnonzero(np.isin(self.ids, excluded)) if excluded.size else excluded
+        excluded_rows = self._rows_of(exclude)
         if excluded_rows.size:
             drop = faiss.IDSelectorNot(faiss.IDSelectorBatch(excluded_rows))
             keep = drop if keep is None else faiss.IDSelectorAnd(keep, drop)
