@@ -15,11 +15,17 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmarks.common import WORK, percentile, rss_mib
 from benchmarks.workload import DIM, FOLDER, queries, synthetic_vectors
+
+if TYPE_CHECKING:
+    from xmr_desktop.library.store import Store
+    from xmr_desktop.search.searcher import Searcher
+
 
 def build_store(db_path: Path, n: int, model_id: str) -> None:
     from xmr_desktop.library.store import Store
@@ -45,7 +51,7 @@ def build_store(db_path: Path, n: int, model_id: str) -> None:
     done.write_text(f"{n}\n")
 
 
-def search_after_batches(store, searcher, model_id: str, top: int, rounds: int = 7) -> list[float]:
+def search_after_batches(store: Store, searcher: Searcher, model_id: str, top: int, rounds: int = 7) -> list[float]:
     """Seconds to answer a query right after an indexing batch of 16 new photos (as while the app indexes).
 
     The batch is committed through the store, ``refresh()`` is called as the app's worker does, the next
