@@ -99,15 +99,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     hook = ExceptionDialogHook(log_file)
     hook.install()
+    if _already_open(paths.data_dir):
+        return 0
     window = MainWindow(paths, model=args.model)
     window.show()
-    # After the first paint: the worker starts (and imports TensorFlow) only once the window is up.
+    # After the first paint: the core starts (and imports TensorFlow) only once the window is up.
     from PySide6.QtCore import QTimer
 
+    from xmr_desktop.core.server import LibraryServer
+
+    server = LibraryServer(window.library, paths.data_dir)
     QTimer.singleShot(0, window.start)
+    QTimer.singleShot(0, server.start)  # `xmr` commands on this data dir are answered by this window from now on
     status = int(app.exec())
-    window.close()  # stops the worker if the loop ended without closing the window (e.g. SIGTERM via quit)
+    server.close()
+    window.close()  # stops the core if the loop ended without closing the window (e.g. SIGTERM via quit)
     return status
+
+
+def _already_open(data_dir: Path) -> bool:
+    """One window per index: a second one would be a second writer. Says so and returns True."""
+    from xmr_desktop.cli.remote import find_app
+
+    endpoint = find_app(data_dir)
+    if endpoint is None:
+        return False
+    from PySide6.QtWidgets import QMessageBox
+
+    log.info("xmr-desktop is already running for %s (pid %d)", data_dir, endpoint.pid)
+    QMessageBox.information(
+        None, "xmr_desktop", f"xmr_desktop is already open for this library ({data_dir}).\nSwitch to its window."
+    )
+    return True
 
 
 if __name__ == "__main__":

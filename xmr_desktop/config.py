@@ -24,6 +24,8 @@ INDEX_BATCH_SIZE = 16
 # Decoded photos waiting for the model (float32 pixels: 0.75 MiB each at 256 px). Deep enough to keep the
 # decoders busy through the model's start-up, which takes seconds and mostly one core.
 DECODE_AHEAD_BYTES = 128 * 2**20
+# A photo whose decode takes longer than this is skipped with a reason instead of holding up the run.
+DECODE_DEADLINE_S = 60.0
 
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"

@@ -65,8 +65,10 @@ def test_index_summary_search_status_and_skipped(capsys, tiny_model_dir: Path, t
     status = json.loads(out)
     assert code == 0
     assert status["folders"] == [
-        {"path": str(folder), "indexed": 4, "skipped": 1, "pending": 0, "paused": False, "online": True}
+        {"path": str(folder), "indexed": 4, "skipped": 1, "pending": 0, "paused": False, "online": True,
+         "state": "up to date", "note": ""}
     ]
+    assert status["served_by"] == "cli"
     assert status["device"].startswith(("CPU", "GPU"))
     assert status["data_dir"] == os.environ["XMR_DATA_DIR"]
 

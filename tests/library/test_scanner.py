@@ -13,7 +13,7 @@ import pytest
 
 from xmr_desktop.library import scanner
 from xmr_desktop.library.scanner import ScannedFile, sync_folder, walk_photos
-from xmr_desktop.library.store import Folder, Store
+from xmr_desktop.library.store import Embedded, Folder, Store
 
 MODEL = "openai/clip-vit-base-patch32"
 needs_symlinks = pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
@@ -233,7 +233,7 @@ def test_a_modified_photo_becomes_pending_again(store: Store, folder: Folder, ro
     path = photo(root / "a.jpg", b"first")
     sync_folder(store, folder)
     (record,) = store.pending(MODEL)
-    store.commit_batch(MODEL, [(record.id, b"h" * 32, 4, 3, None)], [])
+    store.commit_batch(MODEL, [Embedded(record.id, record.size, record.mtime_ns, b"h" * 32, 4, 3, None)], [])
     assert store.pending(MODEL)[0].state == "ok"
 
     path.write_bytes(b"edited in an image editor")

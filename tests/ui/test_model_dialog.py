@@ -17,7 +17,7 @@ from xmr_desktop.engine.registry import DEFAULT_MODEL, REGISTRY
 from xmr_desktop.errors import ModelUnavailableError, XmrError
 from xmr_desktop.ui.model_dialog import ModelDialog
 from xmr_desktop.ui.model_download import DownloadCancelled, DownloadControl, hub_download
-from xmr_desktop.ui.model_files import ModelStatus, model_status
+from xmr_desktop.core.models import ModelStatus, model_status
 
 WEIGHTS_BYTES = 4000
 
@@ -184,7 +184,7 @@ def test_without_a_model_the_window_opens_the_dialog_and_stays_usable(qtbot: Any
 def test_a_model_saved_under_a_name_counts_as_on_disk(tmp_path) -> None:
     """`xmr finetune --out mine` saves into the models folder; the window must accept `--model mine`."""
     from xmr_desktop.engine.loading import write_model_marker
-    from xmr_desktop.ui.model_files import model_status
+    from xmr_desktop.core.models import model_status
 
     saved = tmp_path / "models" / "mine"
     saved.mkdir(parents=True)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from xmr_desktop.ui.model_download import DownloadFn, ModelDownload, hub_download, partial_bytes, remove_partials
-from xmr_desktop.ui.model_files import ModelStatus, model_status
+from xmr_desktop.core.models import ModelStatus, model_status
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from xmr_desktop.errors import XmrError
-from xmr_desktop.ui.model_files import ModelStatus
+from xmr_desktop.core.models import ModelStatus
 
 log = logging.getLogger(__name__)
 

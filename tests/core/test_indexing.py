@@ -1,4 +1,4 @@
-"""The indexing pipeline: incremental, duplicate-aware, and unbothered by hostile files."""
+"""Indexing through the core (inline mode, no threads): incremental, duplicate-aware, unbothered by hostile files."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ import pytest
 from PIL import Image
 
 from fakes import ColourEmbedder
-from xmr_desktop.library.indexer import Indexer
+from xmr_desktop.config import resolve_paths
+from xmr_desktop.core import events
+from xmr_desktop.core.commands import IndexNow, LoadModel, Search
+from xmr_desktop.core.library import PhotoLibrary
+from xmr_desktop.core.runs import IndexReport
 from xmr_desktop.library.store import Store
-from xmr_desktop.search.searcher import Searcher
 
 COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}
 
@@ -29,86 +32,104 @@ def _photo(path: Path, colour: str, size: tuple[int, int] = (64, 48)) -> Path:
     return path
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store.open(tmp_path / "index.sqlite3") as opened:
-        yield opened
+class Library:
+    """An inline ``PhotoLibrary`` on a private data dir whose models are the given stand-ins (by name)."""
+
+    def __init__(self, tmp_path: Path, *models: ColourEmbedder, **options: object) -> None:
+        self.paths = resolve_paths(tmp_path / "data").ensure()
+        self.models = {m.model_id: m for m in models}
+        first = models[0].model_id
+        factory = lambda argument, models_dir: self.models[argument or first]  # noqa: E731
+        options = {"batch_size": 4, "decode_workers": 2, **options}
+        self.core = PhotoLibrary(self.paths, factory, threaded=False, **options)  # type: ignore[arg-type]
+        self.core.start()
+
+    def index(self, *folders: Path) -> IndexReport:
+        return self.core.call(IndexNow(tuple(str(f) for f in folders)))
+
+    def use(self, model_id: str) -> None:
+        self.core.call(LoadModel(model_id))
+
+    def top_paths(self, query: str, k: int = 10, folder: Path | None = None) -> list[str]:
+        return [r.path for r in self.core.call(Search(query, str(folder) if folder else None, k))]
+
+    @property
+    def store(self) -> Store:
+        return self.core._session.store  # type: ignore[return-value]
 
 
-def _index(store: Store, embedder: ColourEmbedder, folder: Path) -> object:
-    store.add_folder(str(folder))
-    return Indexer(store, embedder, batch_size=4, decode_workers=2).run()
-
-
-def _top_paths(store: Store, embedder: ColourEmbedder, query: str, k: int = 10) -> list[str]:
-    return [r.path for r in Searcher(store, embedder).search(query, k)]
-
-
-def test_indexed_photos_are_found_by_search(store: Store, tmp_path: Path) -> None:
+def test_indexed_photos_are_found_by_search(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     red = _photo(folder / "a.png", "red")
     _photo(folder / "sub" / "b.jpg", "blue")
-    embedder = ColourEmbedder()
-    report = _index(store, embedder, folder)
+    library = Library(tmp_path, ColourEmbedder())
+    report = library.index(folder)
     assert (report.embedded, report.skipped) == (2, 0)
-    assert _top_paths(store, embedder, "red")[0] == str(red)
+    assert library.top_paths("red")[0] == str(red)
 
 
-def test_unchanged_reindex_embeds_nothing(store: Store, tmp_path: Path) -> None:
+def test_unchanged_reindex_embeds_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     for i in range(5):
         _photo(folder / f"{i}.png", "green", (40 + i, 30))
     embedder = ColourEmbedder()
-    _index(store, embedder, folder)
-    report = Indexer(store, embedder).run()
+    library = Library(tmp_path, embedder)
+    library.index(folder)
+    report = library.index()
     assert embedder.images_embedded == 5
     assert (report.embedded, report.reused, report.unchanged) == (0, 0, 5)
 
 
-def test_renamed_and_duplicated_photos_reuse_their_vector(store: Store, tmp_path: Path) -> None:
+def test_renamed_and_duplicated_photos_reuse_their_vector(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     original = _photo(folder / "a.png", "red")
     embedder = ColourEmbedder()
-    _index(store, embedder, folder)
+    library = Library(tmp_path, embedder)
+    library.index(folder)
     renamed = folder / "moved" / "renamed.png"
     renamed.parent.mkdir()
     original.rename(renamed)
     (folder / "copy.png").write_bytes(renamed.read_bytes())
-    report = Indexer(store, embedder).run()
+    report = library.index()
     assert embedder.images_embedded == 1
     assert (report.embedded, report.reused, report.removed) == (0, 2, 1)
-    assert sorted(_top_paths(store, embedder, "red")) == sorted([str(renamed), str(folder / "copy.png")])
+    assert sorted(library.top_paths("red")) == sorted([str(renamed), str(folder / "copy.png")])
 
 
-def test_deleted_photo_disappears_from_results(store: Store, tmp_path: Path) -> None:
+def test_deleted_photo_disappears_from_results(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     gone = _photo(folder / "a.png", "red")
     _photo(folder / "b.png", "blue")
-    embedder = ColourEmbedder()
-    _index(store, embedder, folder)
+    library = Library(tmp_path, ColourEmbedder())
+    library.index(folder)
+    assert str(gone) in library.top_paths("red")
     gone.unlink()
-    assert Indexer(store, embedder).run().removed == 1
-    assert str(gone) not in _top_paths(store, embedder, "red")
+    assert library.index().removed == 1
+    assert str(gone) not in library.top_paths("red")
 
 
-def test_changed_photo_is_embedded_again(store: Store, tmp_path: Path) -> None:
+def test_changed_photo_is_embedded_again(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     photo = _photo(folder / "a.png", "red")
     embedder = ColourEmbedder()
-    _index(store, embedder, folder)
+    library = Library(tmp_path, embedder)
+    library.index(folder)
     _photo(photo, "blue", (80, 60))
-    Indexer(store, embedder).run()
+    library.index()
     assert embedder.images_embedded == 2
-    assert _top_paths(store, embedder, "blue")[0] == str(photo)
+    assert library.top_paths("blue")[0] == str(photo)
 
 
-def test_each_model_keeps_its_own_vectors(store: Store, tmp_path: Path) -> None:
+def test_each_model_keeps_its_own_vectors(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     _photo(folder / "a.png", "red")
     first, second = ColourEmbedder("model-a"), ColourEmbedder("model-b")
-    _index(store, first, folder)
-    Indexer(store, second).run()
-    Indexer(store, first).run()
+    library = Library(tmp_path, first, second)
+    library.index(folder)
+    library.use("model-b")
+    library.index()
+    library.use("model-a")
+    library.index()
     assert (first.images_embedded, second.images_embedded) == (1, 1)
 
 
@@ -122,7 +143,7 @@ def _png_bomb(path: Path, width: int = 100_000, height: int = 100_000) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)))
 
 
-def test_hostile_files_are_skipped_with_reasons_and_good_ones_indexed(store: Store, tmp_path: Path) -> None:
+def test_hostile_files_are_skipped_with_reasons_and_good_ones_indexed(tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     good = [
         _photo(folder / "red one.png", "red"),
@@ -151,12 +172,14 @@ def test_hostile_files_are_skipped_with_reasons_and_good_ones_indexed(store: Sto
     os.symlink(folder, folder / "deep" / "loop")
     os.symlink(folder / "missing.jpg", folder / "dangling.jpg")
 
-    embedder = ColourEmbedder()
     outcome: dict[str, object] = {}
 
     def index_in_thread() -> None:  # SQLite connections belong to the thread that opens them
-        with Store.open(store.path) as own:
-            outcome["report"] = _index(own, embedder, folder)
+        library = Library(tmp_path, ColourEmbedder())
+        outcome["report"] = library.index(folder)
+        outcome["found"] = set(library.top_paths("red", k=100))
+        outcome["reasons"] = dict(library.store.skipped_files())
+        library.core.close()
 
     worker = threading.Thread(target=index_in_thread)
     worker.start()
@@ -164,60 +187,85 @@ def test_hostile_files_are_skipped_with_reasons_and_good_ones_indexed(store: Sto
     assert not worker.is_alive(), "indexing hostile files did not finish in bounded time"
 
     assert outcome["report"].embedded == len(good)
-    found = set(_top_paths(store, embedder, "red", k=100))
-    assert found == {str(p) for p in good}
-    reasons = dict(store.skipped_files())
+    assert outcome["found"] == {str(p) for p in good}
+    reasons = outcome["reasons"]
     assert set(reasons) == {str(folder / name) for name in [*bad, "bomb.png"]}
     assert "too large" in reasons[str(folder / "bomb.png")]
     assert "truncated" in reasons[str(folder / "truncated.jpg")]
     assert all(reasons.values())
 
 
-def test_file_vanishing_between_scan_and_read_is_skipped(store: Store, tmp_path: Path) -> None:
+def test_a_file_that_cannot_be_read_now_stays_pending_and_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Gone between the scan and the read (a drive unplugged), or unreadable for now (permission, I/O error):
+    # none of that says the photo is bad, so it is not marked skipped for ever.
+    from xmr_desktop.library import pipeline
+
     folder = tmp_path / "photos"
-    doomed = _photo(folder / "a.png", "red")
+    flaky = _photo(folder / "a.png", "red")
     _photo(folder / "b.png", "blue")
-    embedder = ColourEmbedder()
-    store.add_folder(str(folder))
-    indexer = Indexer(store, embedder)
-    indexer.scan()
-    doomed.unlink()
-    report = indexer.index_pending()
-    assert (report.embedded, report.skipped) == (1, 1)
-    assert dict(store.skipped_files())[str(doomed)] == "file vanished before it could be read"
+    real = pipeline.load_for_embedding
+    failing = {"now": True}
+
+    def load(path: str, *args: object) -> object:
+        if path == str(flaky) and failing["now"]:
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, *args)
+
+    monkeypatch.setattr(pipeline, "load_for_embedding", load)
+    library = Library(tmp_path, ColourEmbedder())
+    report = library.index(folder)
+    assert (report.embedded, report.skipped, report.deferred) == (1, 0, 1)
+    assert library.store.skipped_files() == []
+    assert [r.path for r in library.store.pending("fake-colour")] == [str(flaky)]
+    failing["now"] = False
+    report = library.index()
+    assert (report.embedded, report.deferred) == (1, 0)
+    assert library.top_paths("red")[0] == str(flaky)
 
 
-def test_stop_request_keeps_committed_batches(store: Store, tmp_path: Path) -> None:
+def test_an_interrupted_run_keeps_committed_batches(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     for i in range(20):
         _photo(folder / f"{i:02}.png", "red", (30 + i, 30))
+
+    class Interrupted(ColourEmbedder):
+        def embed_images(self, pixels: object) -> object:
+            if self.calls >= 2:
+                raise KeyboardInterrupt  # Ctrl-C during the third batch
+            return super().embed_images(pixels)  # type: ignore[arg-type]
+
+    library = Library(tmp_path, Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        library.index(folder)
+    assert 8 <= library.store.counts("fake-colour").indexed < 20
+    library.core.close()
     embedder = ColourEmbedder()
-    store.add_folder(str(folder))
-    report = Indexer(store, embedder, batch_size=4).run(should_stop=lambda: embedder.calls >= 2)
-    assert report.stopped
-    assert 8 <= store.counts(embedder.model_id).indexed < 20
-    Indexer(store, embedder, batch_size=4).run()
-    assert store.counts(embedder.model_id).indexed == 20
-    assert embedder.images_embedded == 20
+    again = Library(tmp_path, embedder)
+    again.index()
+    assert again.store.counts("fake-colour").indexed == 20
+    assert embedder.images_embedded == 20 - 8
 
 
 _SLOW_INDEXER = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {tests!r})
+    from pathlib import Path
     from fakes import ColourEmbedder
-    from xmr_desktop.library.indexer import Indexer
-    from xmr_desktop.library.store import Store
+    from xmr_desktop.config import resolve_paths
+    from xmr_desktop.core import events
+    from xmr_desktop.core.commands import IndexNow
+    from xmr_desktop.core.library import PhotoLibrary
 
     class Slow(ColourEmbedder):
         def embed_images(self, pixels):
             time.sleep(0.05)
             return super().embed_images(pixels)
 
-    store = Store.open(__import__("pathlib").Path({db!r}))
-    store.add_folder({folder!r})
-    embedder = Slow()
-    Indexer(store, embedder, batch_size=4).run(progress=lambda p: print("committed", p.done, flush=True))
+    model = Slow()
+    library = PhotoLibrary(resolve_paths(Path({data!r})).ensure(), lambda a, m: model, threaded=False, batch_size=4)
+    library.subscribe(lambda e: print("committed", e.progress.done, flush=True) if isinstance(e, events.IndexingProgress) else None)
+    library.call(IndexNow(({folder!r},)))
     """
 )
 
@@ -226,8 +274,8 @@ def test_killed_indexer_leaves_a_sound_index_and_resumes(tmp_path: Path) -> None
     folder = tmp_path / "photos"
     for i in range(200):
         _photo(folder / f"{i:03}.png", "blue", (20 + i % 50, 20 + i // 50))
-    db = tmp_path / "index.sqlite3"
-    script = _SLOW_INDEXER.format(tests=str(Path(__file__).parents[1]), db=str(db), folder=str(folder))
+    data = tmp_path / "data"
+    script = _SLOW_INDEXER.format(tests=str(Path(__file__).parents[1]), data=str(data), folder=str(folder))
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     for line in child.stdout:
@@ -236,38 +284,37 @@ def test_killed_indexer_leaves_a_sound_index_and_resumes(tmp_path: Path) -> None
     child.kill()
     child.wait(10)
 
-    with Store.open(db) as store:
+    with Store.open(data / "index.sqlite3") as store:
         assert store.integrity_ok()
         committed = store.counts("fake-colour").indexed
         assert 12 <= committed < 200
-        embedder = ColourEmbedder()
-        Indexer(store, embedder).run()
-        assert embedder.images_embedded == 200 - committed
-        assert store.counts("fake-colour").indexed == 200
+    embedder = ColourEmbedder()
+    library = Library(tmp_path, embedder)
+    library.index()
+    assert embedder.images_embedded == 200 - committed
+    assert library.store.counts("fake-colour").indexed == 200
 
 
-def test_many_identical_photos_are_embedded_once(store: Store, tmp_path: Path) -> None:
+def test_many_identical_photos_are_embedded_once(tmp_path: Path) -> None:
     folder = tmp_path / "copies"
     original = _photo(folder / "0.png", "green")
     for i in range(1, 60):
         (folder / f"{i}.png").write_bytes(original.read_bytes())
     embedder = ColourEmbedder()
-    report = _index(store, embedder, folder)
+    report = Library(tmp_path, embedder).index(folder)
     assert embedder.images_embedded == 1
     assert (report.embedded, report.reused) == (1, 59)
 
 
-def test_folder_filtered_search_sees_photos_indexed_after_a_refresh(store: Store, tmp_path: Path) -> None:
+def test_folder_filtered_search_sees_photos_indexed_later(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     _photo(folder / "a.png", "red")
-    embedder = ColourEmbedder()
-    _index(store, embedder, folder)
-    searcher = Searcher(store, embedder)
-    assert [r.path for r in searcher.search("red", 10, folder=str(folder))] == [str(folder / "a.png")]
+    library = Library(tmp_path, ColourEmbedder())
+    library.index(folder)
+    assert library.top_paths("red", folder=folder) == [str(folder / "a.png")]
     late = _photo(folder / "b.png", "red", (50, 40))
-    Indexer(store, embedder).run()
-    searcher.refresh()
-    assert sorted(r.path for r in searcher.search("red", 10, folder=str(folder))) == [str(folder / "a.png"), str(late)]
+    library.index()
+    assert sorted(library.top_paths("red", folder=folder)) == [str(folder / "a.png"), str(late)]
 
 
 class _SlowLoadingEmbedder(ColourEmbedder):
@@ -288,34 +335,35 @@ class _SlowLoadingEmbedder(ColourEmbedder):
 
 
 def _counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from xmr_desktop.library import indexer
+    from xmr_desktop.library import pipeline
 
     decoded: list[str] = []
-    real = indexer.load_for_embedding
+    real = pipeline.load_for_embedding
 
     def counting(path: str, *args: object) -> object:
         loaded = real(path, *args)
         decoded.append(path)
         return loaded
 
-    monkeypatch.setattr(indexer, "load_for_embedding", counting)
+    monkeypatch.setattr(pipeline, "load_for_embedding", counting)
     return decoded
 
 
-def test_photos_decode_while_the_model_starts_up(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_photos_decode_while_the_model_starts_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "photos"
     for i in range(120):
         _photo(folder / f"{i:03}.png", "red", (40 + i, 30))
     decoded = _counting_decodes(monkeypatch)
-    # Far more than the old look-ahead of two batches: decoding does not wait for the model to be ready.
+    # Far more than two batches: decoding does not wait for the model to be ready.
     embedder = _SlowLoadingEmbedder(decoded, until=100)
-    report = _index(store, embedder, folder)
+    report = Library(tmp_path, embedder).index(folder)
     assert embedder.decoded_when_ready >= 100
     assert (report.embedded, embedder.images_embedded) == (120, 120)
+    assert len(decoded) == 120  # and each photo was decoded once
 
 
 def test_a_model_that_fails_to_load_stops_the_run_and_keeps_files_pending(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from xmr_desktop.errors import ModelLoadError
 
@@ -323,27 +371,30 @@ def test_a_model_that_fails_to_load_stops_the_run_and_keeps_files_pending(
     for i in range(10):
         _photo(folder / f"{i}.png", "blue", (40 + i, 30))
     embedder = _SlowLoadingEmbedder(_counting_decodes(monkeypatch), until=0, failure=ModelLoadError("weights are damaged"))
+    library = Library(tmp_path, embedder)
     with pytest.raises(ModelLoadError, match="weights are damaged"):
-        _index(store, embedder, folder)
+        library.index(folder)
     assert embedder.images_embedded == 0
-    assert len(store.pending(embedder.model_id)) == 10
+    assert len(library.store.pending(embedder.model_id)) == 10
 
 
-def test_progress_reports_each_count_once(store: Store, tmp_path: Path) -> None:
+def test_progress_reports_each_count_once(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     for i in range(8):  # exactly two batches of 4
         _photo(folder / f"{i}.png", "green", (40 + i, 30))
-    store.add_folder(str(folder))
+    library = Library(tmp_path, ColourEmbedder())
     seen: list[tuple[int, int]] = []
-    Indexer(store, ColourEmbedder(), batch_size=4, decode_workers=2).run(progress=lambda p: seen.append((p.done, p.total)))
+    library.core.subscribe(lambda e: seen.append((e.progress.done, e.progress.total)) if isinstance(e, events.IndexingProgress) else None)
+    library.index(folder)
     assert seen == [(4, 8), (8, 8)]
 
 
-def test_the_report_names_each_skipped_file_with_its_reason(store: Store, tmp_path: Path) -> None:
+def test_the_report_names_each_skipped_file_with_its_reason(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     _photo(folder / "good.png", "red")
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "text.png").write_text("not a picture")
-    report = _index(store, ColourEmbedder(), folder)
+    library = Library(tmp_path, ColourEmbedder())
+    report = library.index(folder)
     assert sorted(path for path, _ in report.skipped_files) == [str(folder / "empty.jpg"), str(folder / "text.png")]
-    assert dict(report.skipped_files) == {path: reason for path, reason in store.skipped_files()}
+    assert dict(report.skipped_files) == {path: reason for path, reason in library.store.skipped_files()}
