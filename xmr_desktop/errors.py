@@ -27,3 +27,7 @@ class UnknownFolderError(XmrError):
 
 class QueryError(XmrError):
     """A search query that cannot be understood (empty, bad weight, missing query image)."""
+
+
+class ModelIntegrityError(ModelUnavailableError):
+    """Downloaded model files differ from the checksums they must have; nothing of them was kept."""

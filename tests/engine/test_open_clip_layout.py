@@ -2,12 +2,13 @@
 
 There is no torch or open_clip here to produce a real OpenCLIP file, so the test writes one from the committed
 checkpoint PyTorch itself saved (``tests/data/tiny_pt_clip``), renaming its tensors the way open_clip names them
-(the inverse of transformers' ``convert_clip_original_pytorch_to_hf.py``); after conversion the model must
-reproduce PyTorch's own features for that checkpoint.
+(the inverse of transformers' ``convert_clip_original_pytorch_to_hf.py``); after conversion (and after a
+download from a fake hub, verification and conversion) the model must reproduce PyTorch's own features.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -15,9 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xmr_desktop.engine.loading import convert_pt_checkpoint, load_clip
+from fake_hub import FakeHub, FakeRepo, online
+from xmr_desktop.engine.downloads import install_model
+from xmr_desktop.engine.loading import MODEL_MARKER, convert_pt_checkpoint, load_clip
 from xmr_desktop.engine.open_clip_layout import convert_open_clip_folder
+from xmr_desktop.engine.registry import ModelSpec
 from xmr_desktop.errors import ModelLoadError
+
+COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
+
 
 def _open_clip_names(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """transformers CLIPModel tensors under open_clip's names and layouts."""
@@ -82,6 +89,35 @@ def test_an_open_clip_checkpoint_converts_to_the_network_pytorch_computed(tiny_p
     convert_pt_checkpoint(tmp_path / "transformers", tmp_path / "converted")
     expected = np.load(tiny_pt_clip_dir / "expected.npz")
     model, tokenizer, image_spec = load_clip(tmp_path / "converted")
+    image = model.get_image_features(pixel_values=tf.constant(expected["pixel_values"])).numpy()
+    text = model.get_text_features(
+        input_ids=tf.constant(expected["input_ids"]), attention_mask=tf.constant(expected["attention_mask"])
+    ).numpy()
+    np.testing.assert_allclose(image, expected["image_features"], atol=1e-5)
+    np.testing.assert_allclose(text, expected["text_features"], atol=1e-5)
+    assert image_spec.crop == (32, 32) and tokenizer("a red circle")["input_ids"][0] == 297
+
+
+def test_an_open_clip_repository_downloads_converts_and_embeds_like_pytorch(tiny_pt_clip_dir: Path, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    folder = _open_clip_folder(tiny_pt_clip_dir, tmp_path / "repo")
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    weights_sha = hashlib.sha256(files["open_clip_model.safetensors"]).hexdigest()
+    spec = ModelSpec("tiny-oc", "test/tiny-oc", 24, "open_clip_safetensors", revision=COMMIT, weights_sha256=weights_sha)
+    server = FakeHub({"test/tiny-oc": FakeRepo(COMMIT, files)})
+    try:
+        with online():
+            installed = install_model(spec, tmp_path / "models", endpoint=server.url)
+    finally:
+        server.close()
+    marker = json.loads((installed / MODEL_MARKER).read_text())
+    assert marker["source"]["format"] == "open_clip_safetensors"
+    assert marker["source"]["files"]["open_clip_model.safetensors"]["sha256"] == weights_sha
+    assert (installed / "tf_model.h5").is_file() and not (installed / "open_clip_model.safetensors").exists()
+
+    expected = np.load(tiny_pt_clip_dir / "expected.npz")
+    model, tokenizer, image_spec = load_clip(installed)
     image = model.get_image_features(pixel_values=tf.constant(expected["pixel_values"])).numpy()
     text = model.get_text_features(
         input_ids=tf.constant(expected["input_ids"]), attention_mask=tf.constant(expected["attention_mask"])
