@@ -140,7 +140,7 @@ def _download(
             files = hub_client.fetch(snapshot, names, download_dir, endpoint=endpoint)
     except (OSError, ValueError) as error:  # requests' and the hub client's errors derive from these
         log.info("the download of %s failed; the hub client said:", spec.hub_id, exc_info=error)
-        raise ModelUnavailableError(unavailable_message(spec, models_dir, error)) from error
+        raise ModelUnavailableError(unavailable_message(spec, models_dir, error, revision=revision)) from error
     on_stage(STAGE_DOWNLOAD, 1.0)
     return snapshot, files, weights_format
 
@@ -256,7 +256,11 @@ def _convert(weights_format: str, staging: Path, files: dict[str, Path], ready: 
         if weights_format == "tf_h5":
             ready.mkdir(parents=True)
             for name in files:
-                os.replace(download_dir / name, ready / name)
+                # Linked, not moved: until the model is complete, a retry still finds its verified files.
+                try:
+                    os.link(download_dir / name, ready / name)
+                except OSError:
+                    shutil.copy2(download_dir / name, ready / name)
             return
         on_stage(STAGE_CONVERT, 0.0)
         source = download_dir
@@ -306,8 +310,12 @@ def _marker(
     }
 
 
-def unavailable_message(spec: ModelSpec, models_dir: Path, error: BaseException) -> str:
-    """One plain line for a failed download: what happened, the model and its size, and the ways forward."""
+def unavailable_message(spec: ModelSpec, models_dir: Path, error: BaseException, *, revision: str | None = None) -> str:
+    """One plain line for a failed download: what happened, the model and its size, and the ways forward.
+
+    ``revision`` is the commit that was asked for (the pin, or the one an unpinned model's first download saw).
+    """
+    revision = revision or spec.revision
     size = f" (about {format_bytes(spec.download_bytes)})" if spec.download_bytes else ""
     kept = partial_download_bytes(models_dir, spec)
     resume = f" The {format_bytes(kept)} already downloaded are kept; the download continues from there." if kept >= 10**6 else ""
@@ -322,7 +330,7 @@ def unavailable_message(spec: ModelSpec, models_dir: Path, error: BaseException)
             f"downloaded from the Hugging Face hub ({spec.hub_id})."
         )
     elif kind == "not found":
-        head = f"The Hugging Face hub has no model '{spec.hub_id}'" + (f" at revision {spec.revision}." if spec.revision else ".")
+        head = f"The Hugging Face hub has no model '{spec.hub_id}'" + (f" at revision {revision}." if revision else ".")
         ways = " Check the name, or copy a model folder from another computer and choose it (--model /path/to/folder)."
     elif kind == "refused":
         head = (
