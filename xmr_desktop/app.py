@@ -101,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     hook.install()
     if _already_open(paths.data_dir):
         return 0
+    from xmr_desktop.engine.staging import clean_stale_staging
+
+    clean_stale_staging(paths.models_dir)  # leftovers of downloads and saves whose process died
     window = MainWindow(paths, model=args.model)
     window.show()
     # After the first paint: the core starts (and imports TensorFlow) only once the window is up.

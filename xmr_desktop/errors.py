@@ -39,3 +39,7 @@ class DiskFullError(XmrError):
 
 class FolderOverlapError(XmrError):
     """A folder was added that lies inside one already indexed (each photo has one owning folder)."""
+
+
+class ModelIntegrityError(ModelUnavailableError):
+    """Downloaded model files differ from the checksums they must have; nothing of them was kept."""

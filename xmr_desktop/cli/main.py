@@ -31,6 +31,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Paths], int]] = {
 }
 
 
+# Commands that may download or save a model; the others never touch the models folder.
+_MODEL_COMMANDS = frozenset({"index", "eval", "finetune", "concept"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -40,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     setup_logging(paths.log_dir, verbosity=args.verbose)
     try:
+        if args.command in _MODEL_COMMANDS:
+            from xmr_desktop.engine.staging import clean_stale_staging
+
+            clean_stale_staging(paths.models_dir)  # leftovers of downloads and saves whose process died
         return COMMANDS[args.command](args, paths)
     except XmrError as problem:
         error(str(problem))

@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,6 +32,7 @@ import numpy as np
 
 from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, write_model_marker
 from xmr_desktop.engine.preprocess import ImageSpec
+from xmr_desktop.engine.staging import staged_model_folder
 from xmr_desktop.engine.tf_runtime import compute_device, tensorflow
 from xmr_desktop.errors import ModelLoadError, ModelUnavailableError, XmrError
 from xmr_desktop.learn.contrastive import ContrastiveConfig, caption_text_ids, train_heads
@@ -209,9 +208,7 @@ def train_two_tower(
 def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTower, heads: dict[str, np.ndarray],
           image_source: Any, text_source: Any, cfg: ContrastiveConfig, train: PairSet, val: PairSet,
           metrics: RetrievalMetrics) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=target.parent))
-    try:
+    with staged_model_folder(target, purpose="two-tower") as staging:
         with warnings.catch_warnings():
             # HDF5 on purpose: one file that tf_keras.models.load_model reads back without custom objects.
             warnings.simplefilter("ignore", UserWarning)
@@ -242,10 +239,6 @@ def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTo
             metrics={"val": metrics.to_json()},
             created=time.time(),
         )
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
