@@ -7,7 +7,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from xmr_desktop.cli import learn_commands, library_commands
+import xmr_desktop.cli.learn_commands as learn_commands
+import xmr_desktop.cli.library_commands as library_commands
 from xmr_desktop.cli.output import error
 from xmr_desktop.cli.parser import build_parser
 from xmr_desktop.config import Paths, resolve_paths
