@@ -191,3 +191,10 @@ def test_rarity_is_one_for_a_unique_word_and_small_for_a_word_in_most_files() ->
     assert ki.rarity(9_000, 10_000) < 0.03
     assert ki.rarity(0, 10) == 0.0
     assert ki.rarity(1, 1) == pytest.approx(1.0)
+
+
+def test_paths_of_an_existing_index_can_be_indexed_in_one_go(conn: sqlite3.Connection) -> None:
+    ki.index_file_paths(conn, [(7, r"C:\Users\anna\Pictures\Trip to Rome\passport_scan.jpg"), (8, "/p/IMG_1.jpg")])
+    assert found(conn, "passport") == [7]
+    assert found(conn, "rome") == [7]
+    assert ki.document_count(conn) == 2

@@ -65,7 +65,9 @@ def create_keyword_tables(conn: sqlite3.Connection) -> None:
         f"""CREATE VIRTUAL TABLE IF NOT EXISTS keyword_fts USING fts5(
             {columns}, tokenize = 'unicode61 remove_diacritics 0', detail = column)"""
     )
+    # Per-field and per-file counts of each word, read by term (an index seek, not a scan of its files).
     conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS keyword_vocab USING fts5vocab(keyword_fts, col)")
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS keyword_vocab_files USING fts5vocab(keyword_fts, row)")
     conn.execute("CREATE TABLE IF NOT EXISTS keyword_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
     conn.execute("INSERT OR IGNORE INTO keyword_meta VALUES ('tokens_version', ?)", (TOKENS_VERSION,))
     conn.execute("INSERT OR IGNORE INTO keyword_meta VALUES ('documents', 0)")
@@ -82,6 +84,12 @@ def path_fields(path: str) -> dict[str, str]:
     folder, base = os.path.split(path)
     stem, _ = os.path.splitext(base)
     return {"name": stem, "folder": folder}
+
+
+def index_file_paths(conn: sqlite3.Connection, files: Iterable[tuple[int, str]]) -> None:
+    """Write the ``name`` and ``folder`` fields of ``(file_id, path)`` pairs (a new file, a rename, a migration)."""
+    for file_id, path in files:
+        set_fields(conn, file_id, path_fields(path))
 
 
 def field_tokens(field: str, text: str) -> str:
@@ -208,14 +216,15 @@ def _matches(why: str, terms: list[QueryTerm]) -> tuple[KeywordMatch, ...]:
 
 def _term_counts(conn: sqlite3.Connection, term: QueryTerm) -> tuple[list[str], int]:
     """The fields ``term`` occurs in, and how many files contain it in any field."""
-    if len(term.tokens) == 1:
-        rows = conn.execute("SELECT col FROM keyword_vocab WHERE term = ?", (term.tokens[0],)).fetchall()
-        if not rows:
-            return [], 0
-    (files,) = conn.execute("SELECT count(*) FROM keyword_fts WHERE keyword_fts MATCH ?", (fts_phrase(term),)).fetchone()
     if len(term.tokens) != 1:
-        return list(FIELDS) if files else [], files
-    return [field for (field,) in rows if field in FIELD_WEIGHTS], files
+        (files,) = conn.execute("SELECT count(*) FROM keyword_fts WHERE keyword_fts MATCH ?", (fts_phrase(term),)).fetchone()
+        return (list(FIELDS) if files else []), files
+    token = term.tokens[0]
+    row = conn.execute("SELECT doc FROM keyword_vocab_files WHERE term = ?", (token,)).fetchone()
+    if row is None:
+        return [], 0
+    fields = [field for (field,) in conn.execute("SELECT col FROM keyword_vocab WHERE term = ?", (token,))]
+    return [field for field in fields if field in FIELD_WEIGHTS], int(row[0])
 
 
 def _count_documents(conn: sqlite3.Connection, delta: int) -> None:
