@@ -15,13 +15,14 @@ Nothing here commits: writes join the caller's transaction, as the store's write
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
+
+import numpy as np
 
 from xmr_desktop.textsearch.tokens import QueryTerm, fts_phrase, name_tokens, query_terms, text_tokens
 
@@ -57,16 +58,15 @@ class KeywordHit(NamedTuple):
 def create_keyword_tables(conn: sqlite3.Connection) -> None:
     """Create the keyword tables (a schema migration step of the index; idempotent).
 
-    ``detail=column`` keeps which field a word is in (for field-filtered lookups and ``fts5vocab`` per-field
-    counts) but not word positions, which no query needs: every query term is a single token.
+    ``detail=column`` keeps which field a word is in (for field-filtered lookups) but not word positions, which
+    no query needs: every query term is a single token.
     """
     columns = ", ".join(FIELDS)
     conn.execute(
         f"""CREATE VIRTUAL TABLE IF NOT EXISTS keyword_fts USING fts5(
             {columns}, tokenize = 'unicode61 remove_diacritics 0', detail = column)"""
     )
-    # Per-field and per-file counts of each word, read by term (an index seek, not a scan of its files).
-    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS keyword_vocab USING fts5vocab(keyword_fts, col)")
+    # How many files have each word, read by term.
     conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS keyword_vocab_files USING fts5vocab(keyword_fts, row)")
     conn.execute("CREATE TABLE IF NOT EXISTS keyword_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
     conn.execute("INSERT OR IGNORE INTO keyword_meta VALUES ('tokens_version', ?)", (TOKENS_VERSION,))
@@ -178,53 +178,69 @@ def search(
     total = document_count(conn)
     if not terms or total == 0:
         return []
-    extra = json.dumps(sorted(set(also_score)))
-    selects: list[str] = []
-    params: list[object] = []
+    # One id array per (term, field) that has the term, straight from FTS5 (rowids come sorted and unique).
+    found: list[tuple[int, str, np.ndarray]] = []
+    rarities: list[float] = []
     for index, term in enumerate(terms):
         fields, files = _term_counts(conn, term)
-        if files == 0 or files > max_term_files:
+        rarities.append(rarity(files, total) if 0 < files <= max_term_files else 0.0)
+        if rarities[-1] == 0.0:
             continue
-        weight = rarity(files, total)
         for field in fields:
-            selects.append("SELECT rowid AS id, ? AS t, ? AS f, ? AS w FROM keyword_fts WHERE keyword_fts MATCH ?")
-            params += [index, field, weight * FIELD_WEIGHTS[field], f"{field} : {fts_phrase(term)}"]
-    if not selects:
+            found.append((index, field, _file_ids(conn, f"{field} : {fts_phrase(term)}")))
+    if not found:
         return []
-    # All of the matching and summing happens in SQLite: a word in 20k files costs ~20k rows grouped in C,
-    # not 20k Python dicts. group_concat keeps which term was found in which fields for the explanation.
-    sql = f"""WITH m AS ({" UNION ALL ".join(selects)}),
-        per_term AS (SELECT id, t, max(w) AS w, group_concat(f) AS fs FROM m GROUP BY id, t),
-        per_file AS (SELECT id, sum(w) AS score, group_concat(t || '=' || fs, ';') AS why FROM per_term GROUP BY id)
-        SELECT id, score, why FROM (SELECT * FROM per_file ORDER BY score DESC, id LIMIT ?)
-        UNION SELECT id, score, why FROM per_file WHERE id IN (SELECT value FROM json_each(?))"""
-    rows = conn.execute(sql, [*params, limit, extra]).fetchall()
-    hits = [KeywordHit(file_id, score, _matches(why, terms)) for file_id, score, why in rows]
-    hits.sort(key=lambda hit: (-hit.score, hit.file_id))
-    return hits
+    # Scoring in numpy: a word in 20k files costs 20k integers, not 20k Python objects or SQL group rows
+    # (measured 5-8x faster than GROUP BY in SQLite at 100k files).
+    extra = np.unique(np.fromiter(also_score, dtype=np.int64))
+    ids = np.unique(np.concatenate([array for _, _, array in found] + [extra]))
+    member = np.zeros((len(found), len(ids)), dtype=bool)
+    best = np.zeros((len(terms), len(ids)), dtype=np.float64)
+    for row, (index, field, array) in enumerate(found):
+        positions = np.searchsorted(ids, array)
+        member[row, positions] = True
+        best[index, positions] = np.maximum(best[index, positions], FIELD_WEIGHTS[field])
+    scores = np.asarray(rarities) @ best
+    matched = np.flatnonzero(scores > 0)
+    order = matched[np.lexsort((ids[matched], -scores[matched]))]
+    keep = order[:limit]
+    wanted = np.flatnonzero(np.isin(ids, extra) & (scores > 0))
+    chosen = np.union1d(keep, wanted)
+    chosen = chosen[np.lexsort((ids[chosen], -scores[chosen]))]
+    # found is in query order, so each file's words come out in query order too.
+    words: list[dict[str, list[str]]] = [defaultdict(list) for _ in chosen]
+    for column, row in zip(*np.nonzero(member[:, chosen].T)):
+        index, field, _ = found[row]
+        words[column][field].append(terms[index].text)
+    return [
+        KeywordHit(int(ids[j]), float(scores[j]), tuple(KeywordMatch(f, tuple(w[f])) for f in FIELDS if f in w))
+        for j, w in zip(chosen, words)
+    ]
 
 
-def _matches(why: str, terms: list[QueryTerm]) -> tuple[KeywordMatch, ...]:
-    """``"0=name,folder;2=ocr"`` (term index = fields) as matches per field, fields in :data:`FIELDS` order."""
-    words: dict[str, list[str]] = defaultdict(list)
-    for entry in sorted(why.split(";"), key=lambda e: int(e.split("=", 1)[0])):
-        index, fields = entry.split("=", 1)
-        for field in fields.split(","):
-            words[field].append(terms[int(index)].text)
-    return tuple(KeywordMatch(field, tuple(words[field])) for field in FIELDS if field in words)
+def _file_ids(conn: sqlite3.Connection, match: str) -> np.ndarray:
+    """Sorted ids of the files matching an FTS5 expression.
+
+    As one space-separated string parsed by numpy: 4-5x faster than a Python row per file (16k ids: 16 ms
+    against 86 ms on a busy machine).
+    """
+    (joined,) = conn.execute(
+        "SELECT group_concat(rowid, ' ') FROM keyword_fts WHERE keyword_fts MATCH ?", (match,)
+    ).fetchone()
+    return np.sort(np.fromstring(joined or "", dtype=np.int64, sep=" "))
 
 
-def _term_counts(conn: sqlite3.Connection, term: QueryTerm) -> tuple[list[str], int]:
-    """The fields ``term`` occurs in, and how many files contain it in any field."""
+def _term_counts(conn: sqlite3.Connection, term: QueryTerm) -> tuple[tuple[str, ...], int]:
+    """The fields to look ``term`` up in, and how many files contain it in any field.
+
+    The count comes from the vocabulary table (one seek); the fields are all of them, because a column-filtered
+    lookup of a field without the word costs less than asking the per-field vocabulary which fields have it.
+    """
     if len(term.tokens) != 1:
         (files,) = conn.execute("SELECT count(*) FROM keyword_fts WHERE keyword_fts MATCH ?", (fts_phrase(term),)).fetchone()
-        return (list(FIELDS) if files else []), files
-    token = term.tokens[0]
-    row = conn.execute("SELECT doc FROM keyword_vocab_files WHERE term = ?", (token,)).fetchone()
-    if row is None:
-        return [], 0
-    fields = [field for (field,) in conn.execute("SELECT col FROM keyword_vocab WHERE term = ?", (token,))]
-    return [field for field in fields if field in FIELD_WEIGHTS], int(row[0])
+        return FIELDS, files
+    row = conn.execute("SELECT doc FROM keyword_vocab_files WHERE term = ?", (term.tokens[0],)).fetchone()
+    return FIELDS, 0 if row is None else int(row[0])
 
 
 def _count_documents(conn: sqlite3.Connection, delta: int) -> None:
