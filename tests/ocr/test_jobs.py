@@ -152,3 +152,23 @@ def test_an_invoice_photo_is_found_by_the_words_on_it(tmp_path: Path) -> None:
     assert hits[0].matches == (ki.KeywordMatch("ocr", ("invoice", "4711")),)
     conn.close()
     store.close()
+
+
+def test_the_mode_setting_reads_any_case_and_refuses_other_words() -> None:
+    from xmr_desktop.errors import XmrError
+    from xmr_desktop.ocr.jobs import parse_mode
+
+    assert parse_mode("Documents") is OcrMode.DOCUMENTS
+    assert parse_mode(" all ") is OcrMode.ALL
+    with pytest.raises(XmrError, match="off, documents or all"):
+        parse_mode("some")
+
+
+def test_documents_is_the_default_only_where_tesseract_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xmr_desktop.ocr import engine
+    from xmr_desktop.ocr.jobs import default_mode
+
+    monkeypatch.setattr(engine, "ocr_available", lambda langs: "no Tesseract language data found")
+    assert default_mode() is OcrMode.OFF
+    monkeypatch.setattr(engine, "ocr_available", lambda langs: None)
+    assert default_mode() is OcrMode.DOCUMENTS

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xmr_desktop.errors import XmrError
 from xmr_desktop.ocr.documents import DOCUMENT_THRESHOLD, select_documents
 from xmr_desktop.textsearch import keyword_index
 
@@ -44,6 +45,21 @@ class OcrMode(str, enum.Enum):
     OFF = "off"
     DOCUMENTS = "documents"
     ALL = "all"
+
+
+def parse_mode(text: str) -> OcrMode:
+    """``"off"``, ``"documents"`` or ``"all"`` (any case) as an :class:`OcrMode`; XmrError for anything else."""
+    try:
+        return OcrMode(text.strip().lower())
+    except ValueError:
+        raise XmrError(f"--ocr must be off, documents or all, not {text!r}") from None
+
+
+def default_mode(langs: tuple[str, ...] = ("eng",)) -> OcrMode:
+    """``documents`` where Tesseract can read ``langs`` here, else ``off``."""
+    from xmr_desktop.ocr.engine import ocr_available
+
+    return OcrMode.DOCUMENTS if ocr_available(langs) is None else OcrMode.OFF
 
 
 @dataclass(frozen=True)
