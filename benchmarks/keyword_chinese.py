@@ -19,7 +19,6 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.text_corpus import CHINESE_WORDS
