@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from xmr_desktop.library.store import Store
 from xmr_desktop.ocr.engine import ocr_available
-from xmr_desktop.ocr.jobs import create_ocr_tables
-from xmr_desktop.textsearch.keyword_index import create_keyword_tables
+from xmr_desktop.textsearch import keyword_index
+from xmr_desktop.textsearch.schema import add_text_search
 
 LATIN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 CHINESE_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -51,18 +51,25 @@ def render_chinese_receipt(path: Path) -> Path:
 
 
 def open_index(tmp_path: Path) -> tuple[Store, sqlite3.Connection]:
-    """A real index (the store's schema) plus the keyword and OCR tables, and a second connection to it."""
+    """A real index (the store's schema) plus the text-search schema step, and a second connection to it."""
     store = Store.open(tmp_path / "index.sqlite3")
     conn = sqlite3.connect(str(tmp_path / "index.sqlite3"), isolation_level=None, timeout=5)
-    create_keyword_tables(conn)
-    create_ocr_tables(conn)
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("BEGIN IMMEDIATE")
+    add_text_search(conn)
+    conn.execute("COMMIT")
     return store, conn
 
 
 def add_embedded(store: Store, folder: Path, files: dict[str, tuple[bytes, np.ndarray]], model_id: str = "m") -> dict[str, int]:
-    """Register ``name -> (content hash, vector)`` files under ``folder`` as embedded; returns their ids."""
+    """Register ``name -> (content hash, vector)`` files under ``folder`` as embedded, their names in the keyword
+    index as the scan would write them; returns their ids."""
     registered = store.add_folder(str(folder))
     store.record_scan(registered.id, [(str(folder / name), 1, 1) for name in files], [])
     ids = {Path(record.path).name: record.id for record in store.pending(model_id)}
+    with sqlite3.connect(str(store.path), isolation_level=None, timeout=5) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        keyword_index.index_file_paths(conn, [(ids[name], str(folder / name)) for name in files])
+        conn.execute("COMMIT")
     store.commit_batch(model_id, [(ids[name], digest, 10, 10, vector) for name, (digest, vector) in files.items()], [])
     return ids

@@ -25,6 +25,7 @@ def test_images_are_scaled_to_what_tesseract_reads_well() -> None:
 
 
 def test_missing_language_data_is_reported_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "binding_installed", lambda: True)
     monkeypatch.setattr(engine, "_SEARCH_PATHS", ())
     monkeypatch.setenv("TESSDATA_PREFIX", "/nonexistent")
     reason = engine.ocr_available(("eng",))
@@ -70,3 +71,9 @@ def test_a_photo_over_its_time_limit_fails_and_the_next_one_is_read(tmp_path: Pa
         monkeypatch.setattr(engine, "_KILL_GRACE_S", 5.0)
         assert "Invoice 4711" in reader.read_file(str(invoice))
         assert reader.version is not None and reader.version.startswith("tesseract")
+
+
+def test_a_missing_binding_is_reported_before_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "binding_installed", lambda: False)
+    assert "tesserocr" in (engine.ocr_available(("eng",)) or "")
+    assert engine.installed_langs() == ()

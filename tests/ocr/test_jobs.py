@@ -117,15 +117,47 @@ def test_a_changed_photo_loses_the_text_of_its_old_content(index) -> None:
     while run_ocr_step(conn, settings(), CountingReader()):
         pass
     assert [hit.file_id for hit in ki.search(conn, "astamp")] == [ids["a.jpg"]]
-    # a.jpg changes: rescanned (pending), then embedded with new content.
+    # a.jpg changes on disk: the rescan resets it, embedding records its new content. No call to this module.
     folder = store.folder(str(tmp_path / "photos"))
     store.record_scan(folder.id, [(str(tmp_path / "photos" / "a.jpg"), 2, 2)], [])
+    assert ki.search(conn, "astamp") == []
     store.commit_batch("m", [(ids["a.jpg"], b"Z" * 16, 10, 10, DOC)], [])
-    conn.execute("BEGIN IMMEDIATE")
-    refresh_ocr_fields(conn, [ids["a.jpg"]])
-    conn.execute("COMMIT")
     assert ki.documents(conn, [ids["a.jpg"]])[ids["a.jpg"]]["ocr"] == ""
     assert next_ocr_batch(conn, settings())[0].content_hash == b"Z" * 16
+    assert [hit.file_id for hit in ki.search(conn, "a")] == []  # its name is still indexed, single letters are not queried
+    assert ki.documents(conn, [ids["a.jpg"]])[ids["a.jpg"]]["name"] == "a"
+
+
+def test_a_photo_changed_into_content_read_before_gets_that_text(index) -> None:
+    store, conn, ids, tmp_path = index
+    while run_ocr_step(conn, settings(), CountingReader()):
+        pass
+    store.commit_batch("m", [(ids["b.jpg"], b"C" * 16, 10, 10, DOC)], [])  # b.jpg now holds c's content
+    assert {hit.file_id for hit in ki.search(conn, "cstamp")} == {ids["b.jpg"], ids["c.jpg"], ids["c_copy.jpg"]}
+    assert ki.search(conn, "bstamp") == []
+
+
+def test_removed_files_and_folders_take_their_words_with_them(index) -> None:
+    store, conn, ids, tmp_path = index
+    while run_ocr_step(conn, settings(), CountingReader()):
+        pass
+    assert ki.document_count(conn) == 4
+    store.remove_paths([str(tmp_path / "photos" / "c.jpg")])
+    assert [hit.file_id for hit in ki.search(conn, "cstamp")] == [ids["c_copy.jpg"]]
+    assert ki.document_count(conn) == 3
+    store.remove_folder(str(tmp_path / "photos"))
+    assert ki.search(conn, "astamp") == [] and ki.document_count(conn) == 0
+
+
+def test_refresh_sets_the_text_of_files_indexed_after_their_content(index) -> None:
+    store, conn, ids, _ = index
+    while run_ocr_step(conn, settings(), CountingReader()):
+        pass
+    conn.execute("BEGIN IMMEDIATE")
+    ki.set_fields(conn, ids["a.jpg"], {"ocr": ""})
+    refresh_ocr_fields(conn, [ids["a.jpg"]])
+    conn.execute("COMMIT")
+    assert [hit.file_id for hit in ki.search(conn, "astamp")] == [ids["a.jpg"]]
 
 
 def test_a_result_for_a_hash_no_file_has_any_more_is_kept_but_indexes_nothing(index) -> None:
@@ -148,8 +180,10 @@ def test_an_invoice_photo_is_found_by_the_words_on_it(tmp_path: Path) -> None:
         while run_ocr_step(conn, job, reader.read_file, PROMPTS):
             pass
     hits = ki.search(conn, "invoice 4711")
-    assert [hit.file_id for hit in hits] == [ids["IMG_0001.png"]]
-    assert hits[0].matches == (ki.KeywordMatch("ocr", ("invoice", "4711")),)
+    # (pytest's folder for this test has "invoice" in its name, so both files match in "folder")
+    assert hits[0].file_id == ids["IMG_0001.png"]
+    assert ki.KeywordMatch("ocr", ("invoice", "4711")) in hits[0].matches
+    assert all(match.field == "folder" for hit in hits[1:] for match in hit.matches)
     conn.close()
     store.close()
 

@@ -198,3 +198,11 @@ def test_paths_of_an_existing_index_can_be_indexed_in_one_go(conn: sqlite3.Conne
     assert found(conn, "passport") == [7]
     assert found(conn, "rome") == [7]
     assert ki.document_count(conn) == 2
+
+
+def test_dropping_the_tables_empties_the_index_for_a_rebuild(conn: sqlite3.Connection) -> None:
+    add_paths(conn, NAMES)
+    ki.drop_keyword_tables(conn)
+    ki.create_keyword_tables(conn)
+    assert ki.document_count(conn) == 0
+    assert found(conn, "passport") == []

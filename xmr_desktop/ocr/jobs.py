@@ -108,10 +108,27 @@ def create_ocr_tables(conn: sqlite3.Connection) -> None:
             langs TEXT NOT NULL,
             engine TEXT NOT NULL,
             text TEXT NOT NULL DEFAULT '',
+            tokens TEXT NOT NULL DEFAULT '',
             document_probability REAL,
             reason TEXT,
             done_at REAL NOT NULL
         )"""
+    )
+
+
+def follow_content_changes(conn: sqlite3.Connection) -> None:
+    """Keep each file's keyword ``ocr`` field equal to what was read from its current content (idempotent).
+
+    A trigger on ``files``: when a file's content hash changes (a rescan resets it, embedding sets the new one),
+    its ``ocr`` field takes the stored words of the new content, or is cleared until that content is read.
+    It updates files that have a keyword row (written with their names at scan time).
+    """
+    conn.execute(
+        """CREATE TRIGGER IF NOT EXISTS ocr_file_content_changed AFTER UPDATE OF content_hash ON files
+        WHEN OLD.content_hash IS NOT NEW.content_hash BEGIN
+            UPDATE keyword_fts SET ocr = COALESCE((SELECT tokens FROM ocr_results
+                WHERE content_hash = NEW.content_hash AND status = 'done'), '') WHERE rowid = NEW.id;
+        END"""
     )
 
 
@@ -199,10 +216,10 @@ def record_ocr_result(
     with _write(conn):
         conn.execute(
             """INSERT OR REPLACE INTO ocr_results
-            (content_hash, status, langs, engine, text, document_probability, reason, done_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (content_hash, status, langs, engine, text, tokens, document_probability, reason, done_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (task.content_hash, status, "+".join(settings.langs), settings.engine_version, text or "",
-             task.document_probability, reason, time.time()),
+             keyword_index.field_tokens("ocr", text or ""), task.document_probability, reason, time.time()),
         )
         file_ids = [row[0] for row in conn.execute("SELECT id FROM files WHERE content_hash = ?", (task.content_hash,))]
         for file_id in file_ids:
@@ -228,8 +245,8 @@ def ocr_texts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, st
 def refresh_ocr_fields(conn: sqlite3.Connection, file_ids: Iterable[int]) -> None:
     """Set the keyword ``ocr`` field of these files from their current content (cleared when not read yet).
 
-    Call it in the transaction that records changed or newly embedded files, so a changed photo never keeps
-    the text of its old content.
+    :func:`follow_content_changes` does this by itself on every hash change; this is for files whose keyword
+    row was written after their hash (e.g. a migration that indexes existing files).
     """
     ids = list(file_ids)
     texts = ocr_texts(conn, ids)

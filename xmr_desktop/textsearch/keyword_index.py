@@ -73,6 +73,27 @@ def create_keyword_tables(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR IGNORE INTO keyword_meta VALUES ('documents', 0)")
 
 
+def follow_file_deletes(conn: sqlite3.Connection) -> None:
+    """Make a file's row leave with the file: a trigger on the index's ``files`` table (idempotent).
+
+    Covers every way a file goes (the watcher, a rescan, a removed folder's cascade), so no caller can forget.
+    """
+    conn.execute(
+        """CREATE TRIGGER IF NOT EXISTS keyword_file_deleted AFTER DELETE ON files BEGIN
+            UPDATE keyword_meta SET value = value - 1
+                WHERE key = 'documents' AND EXISTS (SELECT 1 FROM keyword_fts WHERE rowid = OLD.id);
+            DELETE FROM keyword_fts WHERE rowid = OLD.id;
+        END"""
+    )
+
+
+def drop_keyword_tables(conn: sqlite3.Connection) -> None:
+    """Remove the keyword tables and trigger (before a rebuild with new tokens: create, then refill)."""
+    conn.execute("DROP TRIGGER IF EXISTS keyword_file_deleted")
+    for table in ("keyword_vocab_files", "keyword_fts", "keyword_meta"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 def keyword_index_version(conn: sqlite3.Connection) -> int:
     """The tokens version the stored rows were written with; not :data:`TOKENS_VERSION` means rebuild."""
     row = conn.execute("SELECT value FROM keyword_meta WHERE key = 'tokens_version'").fetchone()
