@@ -121,13 +121,16 @@ def follow_content_changes(conn: sqlite3.Connection) -> None:
 
     A trigger on ``files``: when a file's content hash changes (a rescan resets it, embedding sets the new one),
     its ``ocr`` field takes the stored words of the new content, or is cleared until that content is read.
-    It updates files that have a keyword row (written with their names at scan time).
+    It updates files that have a keyword row (written with their names at scan time), and only when the words
+    differ: a newly embedded photo whose content was never read costs one row lookup, no FTS5 rewrite.
     """
     conn.execute(
         """CREATE TRIGGER IF NOT EXISTS ocr_file_content_changed AFTER UPDATE OF content_hash ON files
         WHEN OLD.content_hash IS NOT NEW.content_hash BEGIN
             UPDATE keyword_fts SET ocr = COALESCE((SELECT tokens FROM ocr_results
-                WHERE content_hash = NEW.content_hash AND status = 'done'), '') WHERE rowid = NEW.id;
+                WHERE content_hash = NEW.content_hash AND status = 'done'), '')
+            WHERE rowid = NEW.id AND coalesce(ocr, '') != COALESCE((SELECT tokens FROM ocr_results
+                WHERE content_hash = NEW.content_hash AND status = 'done'), '');
         END"""
     )
 
