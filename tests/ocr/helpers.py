@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from xmr_desktop.library.store import Store
+from xmr_desktop.library.store import Embedded, Store
 from xmr_desktop.ocr.engine import ocr_available
 from xmr_desktop.textsearch import keyword_index
 from xmr_desktop.textsearch.schema import add_text_search
@@ -71,5 +71,5 @@ def add_embedded(store: Store, folder: Path, files: dict[str, tuple[bytes, np.nd
         conn.execute("BEGIN IMMEDIATE")
         keyword_index.index_file_paths(conn, [(ids[name], str(folder / name)) for name in files])
         conn.execute("COMMIT")
-    store.commit_batch(model_id, [(ids[name], digest, 10, 10, vector) for name, (digest, vector) in files.items()], [])
+    store.commit_batch(model_id, [Embedded(ids[name], 1, 1, digest, 10, 10, vector) for name, (digest, vector) in files.items()], [])
     return ids

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xmr_desktop.library.store import Embedded
 from tests.ocr.helpers import add_embedded, needs_tesseract, open_index, render_invoice
 from xmr_desktop.ocr.engine import OcrEngine, OcrFailed
 from xmr_desktop.ocr.jobs import (
@@ -121,7 +122,7 @@ def test_a_changed_photo_loses_the_text_of_its_old_content(index) -> None:
     folder = store.folder(str(tmp_path / "photos"))
     store.record_scan(folder.id, [(str(tmp_path / "photos" / "a.jpg"), 2, 2)], [])
     assert ki.search(conn, "astamp") == []
-    store.commit_batch("m", [(ids["a.jpg"], b"Z" * 16, 10, 10, DOC)], [])
+    store.commit_batch("m", [Embedded(ids["a.jpg"], 2, 2, b"Z" * 16, 10, 10, DOC)], [])
     assert ki.documents(conn, [ids["a.jpg"]])[ids["a.jpg"]]["ocr"] == ""
     assert next_ocr_batch(conn, settings())[0].content_hash == b"Z" * 16
     assert [hit.file_id for hit in ki.search(conn, "a")] == []  # its name is still indexed, single letters are not queried
@@ -132,7 +133,9 @@ def test_a_photo_changed_into_content_read_before_gets_that_text(index) -> None:
     store, conn, ids, tmp_path = index
     while run_ocr_step(conn, settings(), CountingReader()):
         pass
-    store.commit_batch("m", [(ids["b.jpg"], b"C" * 16, 10, 10, DOC)], [])  # b.jpg now holds c's content
+    folder = store.folder(str(tmp_path / "photos"))
+    store.record_scan(folder.id, [(str(tmp_path / "photos" / "b.jpg"), 3, 3)], [])
+    store.commit_batch("m", [Embedded(ids["b.jpg"], 3, 3, b"C" * 16, 10, 10, DOC)], [])  # b.jpg now holds c's content
     assert {hit.file_id for hit in ki.search(conn, "cstamp")} == {ids["b.jpg"], ids["c.jpg"], ids["c_copy.jpg"]}
     assert ki.search(conn, "bstamp") == []
 
