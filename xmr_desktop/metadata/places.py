@@ -242,6 +242,8 @@ class Gazetteer:
         self._cell_order = np.zeros(0, dtype=np.int64)
         self._cell_starts = np.zeros(0, dtype=np.int64)
         self._han_names: frozenset[str] | None = None
+        self._han_longest: int | None = None
+        self._named: dict[str, list[NamedPlace]] = {}
         self._places: dict[tuple[int, bool], Place] = {}
         self._temp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -413,12 +415,28 @@ class Gazetteer:
             self._han_names = frozenset(str(r[0]) for r in rows)
         return self._han_names
 
+    def longest_han_name(self) -> int:
+        """Characters in the longest name of ``han_names`` (how far a scan must look ahead)."""
+        if self._han_longest is None:
+            self._han_longest = max((len(n) for n in self.han_names()), default=0)
+        return self._han_longest
+
     def named(self, name: str) -> list[NamedPlace]:
         """Every country, region and town (of 15,000 people or more) called ``name`` in some language,
         countries first, then regions, then towns by population."""
         key = name if is_han(name) else fold(name)
         if not key:
             return []
+        cached = self._named.get(key)
+        if cached is None:
+            cached = self._lookup(key)
+            with self._lock:
+                if len(self._named) > 4096:  # typing explores few names; a bound keeps a long session small
+                    self._named.clear()
+                self._named[key] = cached
+        return list(cached)
+
+    def _lookup(self, key: str) -> list[NamedPlace]:
         rows = self._query("SELECT DISTINCT kind, ref FROM names WHERE key = ?", (key,))
         places: list[NamedPlace] = []
         for kind, ref in rows:

@@ -233,11 +233,12 @@ def _han_places(
     text: str, gazetteer: "Gazetteer", vocabulary: "Vocabulary | None", is_free: Callable[[int, int], bool],
     notes: list[str],
 ) -> Iterator[Phrase]:
-    names = gazetteer.han_names()
-    if not names:
+    runs = list(_HAN_RUN.finditer(text))
+    if not runs:
         return
-    longest = max(len(n) for n in names)
-    for run in _HAN_RUN.finditer(text):
+    names = gazetteer.han_names()
+    longest = gazetteer.longest_han_name()
+    for run in runs:
         pos = run.start()
         while pos < run.end():
             found = None
