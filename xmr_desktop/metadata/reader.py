@@ -20,6 +20,7 @@ computer's zone).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -100,8 +101,15 @@ def read_metadata(
             return _from_image(path, opened, mtime_ns, folder_listing, now, problems)
 
 
+@functools.cache
 def _openable_formats() -> list[str]:
-    Image.init()  # registers the plugins (and pillow_heif's, when installed) without importing more
+    Image.init()
+    try:  # HEIC is indexed when pillow_heif is installed (the scanner's rule); its opener must be registered
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    except (ImportError, OSError):
+        pass
     return [name for name in INDEXED_FORMATS if name in Image.OPEN]
 
 

@@ -123,3 +123,14 @@ class PhotoMetadata:
 
     def with_place(self, place: Place | None) -> "PhotoMetadata":
         return replace(self, place=place)
+
+    def json_fields(self) -> dict[str, object]:
+        """What ``xmr search --json`` adds to a result: ``taken_at`` (ISO 8601), ``taken_at_source``, ``place``,
+        ``camera`` and ``keywords`` (None / empty when unknown)."""
+        return {
+            "taken_at": self.taken.isoformat() if self.taken else None,
+            "taken_at_source": self.taken.source if self.taken else None,
+            "place": self.place.label() if self.place else None,
+            "camera": self.camera,
+            "keywords": list(self.keywords),
+        }
