@@ -29,11 +29,17 @@ class LibraryVocabulary:
 
     def cameras(self) -> Sequence[CameraName]:
         if self._cameras is None:
-            rows = self.conn.execute(
-                f"""SELECT camera, camera_make, camera_model, COUNT(*) FROM {TABLE}
-                WHERE camera IS NOT NULL GROUP BY camera ORDER BY COUNT(*) DESC"""
+            # Counted from the camera index alone; brand and model read once per camera.
+            counts = self.conn.execute(
+                f"SELECT camera, COUNT(*) FROM {TABLE} WHERE camera IS NOT NULL GROUP BY camera ORDER BY 2 DESC"
             ).fetchall()
-            self._cameras = [CameraName(c, b, m, n) for c, b, m, n in rows]
+            names = []
+            for camera, count in counts:
+                brand, model = self.conn.execute(
+                    f"SELECT camera_make, camera_model FROM {TABLE} WHERE camera = ? LIMIT 1", (camera,)
+                ).fetchone()
+                names.append(CameraName(camera, brand, model, count))
+            self._cameras = names
         return self._cameras
 
     def has_country(self, code: str) -> bool:

@@ -228,16 +228,31 @@ def filter_sql(groups: Sequence[Sequence[Filter]]) -> tuple[str, list[object]] |
 
 
 def allowed_ids(conn: sqlite3.Connection, groups: Sequence[Sequence[Filter]]) -> np.ndarray | None:
-    """Sorted unique int64 ids of the files that pass ``groups``; None when there is nothing to filter."""
-    query = filter_sql(groups)
-    if query is None:
+    """Sorted unique int64 ids of the files that pass ``groups``; None when there is nothing to filter.
+
+    Each group is one query that its own index answers without reading table rows (the indexes hold the
+    columns the filters test), and the groups' ids are intersected here: "2023 + France + iPhone" costs three
+    index range scans, not thousands of row lookups from the scan of one of them.
+    """
+    groups = [group for group in groups if group]
+    if not groups:
         return None
-    sql, params = query
+    allowed: np.ndarray | None = None
+    for group in groups:
+        query = filter_sql([group])
+        assert query is not None
+        ids = _ids(conn, *query)
+        allowed = ids if allowed is None else np.intersect1d(allowed, ids, assume_unique=True)
+        if not allowed.size:
+            break
+    return allowed
+
+
+def _ids(conn: sqlite3.Connection, sql: str, params: list[object]) -> np.ndarray:
     # One string of all ids parsed by numpy: 3-4x faster than a Python tuple per row at 1M rows.
     (joined,) = conn.execute(f"SELECT group_concat(id) FROM ({sql})", params).fetchone()
     ids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
-    ids.sort()
-    return ids
+    return np.unique(ids)  # sorted; a multi-index OR may list a row twice
 
 
 # -- explicit filters ----------------------------------------------------------------------------------------
