@@ -165,3 +165,39 @@ def test_library_vocabulary_knows_what_is_there(index) -> None:
     assert vocabulary.has_region("US", "CA") and not vocabulary.has_region("US", "NY")
     assert vocabulary.has_city(2988507, 48.85341, 2.3488, 10.2)
     assert not vocabulary.has_city(2643743, 51.5074, -0.1278, 18.0)  # London
+
+
+def test_in_memory_columns_give_the_same_ids_as_sql(index) -> None:
+    from xmr_desktop.search.filter_columns import FilterColumns
+
+    conn, ids, photos = index
+    paris = CityArea(2988507, "Paris", 48.85341, 2.3488, 10.2)
+    cases = [
+        [[year(2023)]], [[year(2022), year(2024)], [CameraFilter(cameras=frozenset({"FUJIFILM X-T3"}))]],
+        [[DateFilter(months=frozenset({7}))]], [[DateFilter(month_day=(2, 29))]], [[DateFilter(ranges=((None, None),))]],
+        [[PlaceFilter(cities=(paris,))]], [[PlaceFilter(cities=(CityArea(1, "Taveuni", -16.5, -179.99, 10.0),))]],
+        [[PlaceFilter(countries=frozenset({"FR"}), regions=frozenset({("US", "CA")}))]], [[PlaceFilter(names=("versailles",))]],
+        [[CameraFilter(brands=frozenset({"Canon"}), texts=("iphone",))]], [[TypeFilter(kinds=frozenset({"screenshot"}))]],
+        [[TypeFilter(formats=frozenset({"png"}))]], [[TypeFilter(unindexed="videos")]],
+        [[FolderFilter(str(photos / "trip"))]], [[FolderFilter(str(photos))], [year(2024)]], [],
+    ]
+    columns = FilterColumns.load(conn)
+    for groups in cases:
+        expected, got = allowed_ids(conn, groups), columns.allowed_ids(groups, conn)
+        assert (expected is None and got is None) or list(expected) == list(got), groups
+
+
+def test_in_memory_columns_follow_changed_rows(index, tmp_path: Path) -> None:
+    from xmr_desktop.search.filter_columns import FilterColumns
+
+    conn, ids, _ = index
+    columns = FilterColumns.load(conn)
+    copy = sqlite3.connect(str(tmp_path / "copy.sqlite3"), isolation_level=None)
+    conn.backup(copy)
+    lisbon = ids["lisbon-2023.jpg"]
+    copy.execute("UPDATE photo_metadata SET taken_local = ?, taken_month = 5 WHERE file_id = ?", (local_seconds(datetime(2019, 5, 1)), lisbon))
+    copy.execute("DELETE FROM photo_metadata WHERE file_id = ?", (ids["sf.png"],))
+    refreshed = columns.refresh(copy, [lisbon, ids["sf.png"]])
+    assert len(refreshed) == len(columns) - 1
+    for groups in ([[year(2019)]], [[year(2023)]], [[TypeFilter(formats=frozenset({"png"}))]]):
+        assert list(refreshed.allowed_ids(groups)) == list(allowed_ids(copy, groups))
