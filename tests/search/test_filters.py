@@ -201,3 +201,15 @@ def test_in_memory_columns_follow_changed_rows(index, tmp_path: Path) -> None:
     assert len(refreshed) == len(columns) - 1
     for groups in ([[year(2019)]], [[year(2023)]], [[TypeFilter(formats=frozenset({"png"}))]]):
         assert list(refreshed.allowed_ids(groups)) == list(allowed_ids(copy, groups))
+
+
+def test_the_columns_vocabulary_agrees_with_the_index(index) -> None:
+    from xmr_desktop.search.filter_columns import FilterColumns
+
+    conn = index[0]
+    sql, memory = LibraryVocabulary(conn), FilterColumns.load(conn).vocabulary()
+    assert sorted(sql.cameras(), key=lambda c: c.camera) == sorted(memory.cameras(), key=lambda c: c.camera)
+    for code in ("PT", "FR", "US", "JP"):
+        assert sql.has_country(code) == memory.has_country(code)
+    assert memory.has_region("US", "CA") and not memory.has_region("US", "NY")
+    assert memory.has_city(2988507, 48.85341, 2.3488, 10.2) and not memory.has_city(2643743, 51.5074, -0.1278, 18.0)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from xmr_desktop.metadata.storage import TABLE
+from xmr_desktop.search.vocabulary import CameraName
 from xmr_desktop.search.filters import (
     _KM_PER_DEGREE,
     CameraFilter,
@@ -27,27 +28,43 @@ from xmr_desktop.search.filters import (
     allowed_ids,
 )
 
-_NO_DATE = np.iinfo(np.int64).min
+_NO_VALUE = np.iinfo(np.int64).min  # NULL in an integer column
 _INT_COLUMNS = ("file_id", "taken_local", "taken_month", "city_id")
 _FLOAT_COLUMNS = ("latitude", "longitude")
-_TEXT_COLUMNS = ("country_code", "region_code", "camera", "camera_make", "kind", "file_format", "city", "region", "country")
+# Few distinct values each: kept as codes. Town, region and country *names* are not kept: only explicit
+# ``--place`` names the gazetteer does not know test them, and those are asked of the index.
+_TEXT_COLUMNS = ("country_code", "region_code", "camera", "camera_make", "camera_model", "kind", "file_format")
 _KEYS_PER_QUERY = 500
+_SEP = "\x1f"
 
 
 class _Texts:
-    """A text column as codes into ``values`` (code 0 is NULL)."""
+    """A text column as int32 codes into ``values`` (code 0 is NULL)."""
 
-    def __init__(self, values: list[str | None]) -> None:
-        self.values: list[str | None] = [None]
-        self._code: dict[str | None, int] = {None: 0}
-        self.codes = np.fromiter((self.code(v) for v in values), dtype=np.int32, count=len(values))
+    def __init__(self, values: list[str | None], codes: np.ndarray) -> None:
+        self.values = values
+        self.codes = codes
+        self._code = {v: i for i, v in enumerate(values)}
 
-    def code(self, value: str | None) -> int:
-        found = self._code.get(value)
-        if found is None:
-            found = self._code[value] = len(self.values)
-            self.values.append(value)
-        return found
+    @classmethod
+    def of(cls, texts: Sequence[str | None]) -> "_Texts":
+        """Code a column given as values; None or "" is NULL."""
+        distinct = sorted(set(texts) - {None, ""})
+        table: dict[str | None, int] = {None: 0, "": 0, **{v: i + 1 for i, v in enumerate(distinct)}}
+        codes = np.fromiter(map(table.__getitem__, texts), dtype=np.int32, count=len(texts))
+        return cls([None, *distinct], codes)
+
+    def subset_then(self, keep: np.ndarray, more: "_Texts") -> "_Texts":
+        """This column's ``keep`` rows followed by ``more``'s rows, codes of one table."""
+        values = list(self.values)
+        table = dict(self._code)
+        remap = np.empty(len(more.values), dtype=np.int32)
+        for i, value in enumerate(more.values):
+            if value not in table:
+                table[value] = len(values)
+                values.append(value)
+            remap[i] = table[value]
+        return _Texts(values, np.concatenate([self.codes[keep], remap[more.codes]]))
 
     def isin(self, wanted: Iterable[str]) -> np.ndarray:
         codes = [self._code[w] for w in wanted if w in self._code]
@@ -65,29 +82,54 @@ class FilterColumns:
         file_ids: int64 id of each row (in no particular order).
     """
 
-    def __init__(self, rows: Sequence[Sequence[object]]) -> None:
-        columns = list(zip(*rows)) if rows else [() for _ in _INT_COLUMNS + _FLOAT_COLUMNS + _TEXT_COLUMNS]
-        ints = [np.array([_NO_DATE if v is None else v for v in col], dtype=np.int64) for col in columns[: len(_INT_COLUMNS)]]
-        floats = [np.array([math.nan if v is None else v for v in col], dtype=np.float64)
-                  for col in columns[len(_INT_COLUMNS) : len(_INT_COLUMNS) + len(_FLOAT_COLUMNS)]]
+    def __init__(self, ints: Sequence[np.ndarray], floats: Sequence[np.ndarray], texts: dict[str, _Texts]) -> None:
         self.file_ids, self._taken, self._month, self._city_id = ints
         self._latitude, self._longitude = floats
-        self._texts = {name: _Texts(list(col)) for name, col in zip(_TEXT_COLUMNS, columns[len(_INT_COLUMNS) + len(_FLOAT_COLUMNS) :])}
+        self._texts = texts
         days = self._taken.astype("datetime64[s]").astype("datetime64[D]")
         self._day = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection, file_ids: Iterable[int] | None = None) -> "FilterColumns":
-        """Every row (or those of ``file_ids``) of the connection's ``photo_metadata``."""
+    def load(cls, conn: sqlite3.Connection) -> "FilterColumns":
+        """Every row of the connection's ``photo_metadata``, one string per column that numpy parses (texts:
+        one string for all of them), never a Python object per row and column.
+
+        Measured: a narrow ``SELECT x … ORDER BY file_id`` per number column beats one pass over all of them
+        (SQLite copies every column of a ``SELECT *`` subquery), and integers format as text far faster than
+        REALs, so positions travel as integer 1e-7 degrees (1 cm).
+        """
+
+        def joined(expression: str, separator: str = ",") -> str:
+            sql = f"SELECT group_concat(x, ?) FROM (SELECT {expression} AS x FROM {TABLE} ORDER BY file_id)"
+            return conn.execute(sql, (separator,)).fetchone()[0] or ""
+
+        def numbers(expression: str) -> np.ndarray:
+            return np.fromstring(joined(f"ifnull({expression}, {_NO_VALUE})"), dtype=np.int64, sep=",")
+
+        ints = [numbers(column) for column in _INT_COLUMNS]
+        floats = []
+        for column in _FLOAT_COLUMNS:
+            scaled = numbers(f"CAST(round({column} * 1e7) AS INTEGER)")
+            floats.append(np.where(scaled == _NO_VALUE, np.nan, scaled / 1e7))
+        text = joined(" || char(31) || ".join(f"ifnull({c}, '')" for c in _TEXT_COLUMNS), _SEP)
+        cells = text.split(_SEP) if ints[0].size else []
+        texts = {c: _Texts.of(cells[i :: len(_TEXT_COLUMNS)]) for i, c in enumerate(_TEXT_COLUMNS)}
+        return cls(ints, floats, texts)
+
+    @classmethod
+    def _rows(cls, conn: sqlite3.Connection, file_ids: Sequence[int]) -> "FilterColumns":
         columns = ", ".join(_INT_COLUMNS + _FLOAT_COLUMNS + _TEXT_COLUMNS)
-        if file_ids is None:
-            return cls(conn.execute(f"SELECT {columns} FROM {TABLE}").fetchall())
-        ids = sorted({int(i) for i in file_ids})
         rows: list[Sequence[object]] = []
-        for start in range(0, len(ids), _KEYS_PER_QUERY):
-            part = ids[start : start + _KEYS_PER_QUERY]
-            rows += conn.execute(f"SELECT {columns} FROM {TABLE} WHERE file_id IN ({','.join('?' * len(part))})", part).fetchall()
-        return cls(rows)
+        for start in range(0, len(file_ids), _KEYS_PER_QUERY):
+            part = list(file_ids[start : start + _KEYS_PER_QUERY])
+            sql = f"SELECT {columns} FROM {TABLE} WHERE file_id IN ({','.join('?' * len(part))})"
+            rows += conn.execute(sql, part).fetchall()
+        by_column = list(zip(*rows)) if rows else [() for _ in range(len(_INT_COLUMNS) + len(_FLOAT_COLUMNS) + len(_TEXT_COLUMNS))]
+        n_int, n_float = len(_INT_COLUMNS), len(_FLOAT_COLUMNS)
+        ints = [np.array([_NO_VALUE if v is None else v for v in col], dtype=np.int64) for col in by_column[:n_int]]
+        floats = [np.array([math.nan if v is None else v for v in col], dtype=np.float64) for col in by_column[n_int : n_int + n_float]]
+        texts = {name: _Texts.of(list(col)) for name, col in zip(_TEXT_COLUMNS, by_column[n_int + n_float :])}  # type: ignore[arg-type]
+        return cls(ints, floats, texts)
 
     def __len__(self) -> int:
         return len(self.file_ids)
@@ -96,16 +138,16 @@ class FilterColumns:
         """Columns with the rows of ``changed`` files re-read (gone ones dropped); returns the new columns."""
         changed_ids = np.unique(np.fromiter((int(i) for i in changed), dtype=np.int64))
         keep = ~np.isin(self.file_ids, changed_ids)
-        fresh = FilterColumns.load(conn, changed_ids.tolist())
-        merged = FilterColumns([])
-        merged.file_ids = np.concatenate([self.file_ids[keep], fresh.file_ids])
-        for name in ("_taken", "_month", "_city_id", "_latitude", "_longitude", "_day"):
-            setattr(merged, name, np.concatenate([getattr(self, name)[keep], getattr(fresh, name)]))
-        merged._texts = {}
-        for name, old in self._texts.items():
-            values = [old.values[c] for c in old.codes[keep]] + [fresh._texts[name].values[c] for c in fresh._texts[name].codes]
-            merged._texts[name] = _Texts(values)
-        return merged
+        fresh = FilterColumns._rows(conn, changed_ids.tolist())
+        ints = [np.concatenate([old[keep], new]) for old, new in zip(
+            (self.file_ids, self._taken, self._month, self._city_id), (fresh.file_ids, fresh._taken, fresh._month, fresh._city_id))]
+        floats = [np.concatenate([self._latitude[keep], fresh._latitude]), np.concatenate([self._longitude[keep], fresh._longitude])]
+        texts = {name: column.subset_then(keep, fresh._texts[name]) for name, column in self._texts.items()}
+        return FilterColumns(ints, floats, texts)
+
+    def vocabulary(self) -> "ColumnsVocabulary":
+        """The library's cameras and places from these columns (no SQL), for the query reader."""
+        return ColumnsVocabulary(self)
 
     def allowed_ids(self, groups: Sequence[Sequence[Filter]], conn: sqlite3.Connection | None = None) -> np.ndarray | None:
         """The same ids as ``filters.allowed_ids`` over the same rows (sorted int64; None without filters).
@@ -130,7 +172,7 @@ class FilterColumns:
         if isinstance(filter_, DateFilter):
             return self._date(filter_)
         if isinstance(filter_, PlaceFilter):
-            return self._place(filter_)
+            return self._place(filter_, conn)
         if isinstance(filter_, CameraFilter):
             texts = self._texts
             mask = texts["camera"].isin(filter_.cameras) | texts["camera_make"].isin(filter_.brands)
@@ -143,7 +185,7 @@ class FilterColumns:
         return np.isin(self.file_ids, _folder_ids(conn, [[filter_]]))
 
     def _date(self, filter_: DateFilter) -> np.ndarray:
-        known = self._taken != _NO_DATE
+        known = self._taken != _NO_VALUE
         mask = np.zeros(len(self.file_ids), dtype=bool)
         for start, end in filter_.ranges:
             inside = known.copy()
@@ -158,7 +200,7 @@ class FilterColumns:
             mask |= known & (self._month == filter_.month_day[0]) & (self._day == filter_.month_day[1])
         return mask
 
-    def _place(self, filter_: PlaceFilter) -> np.ndarray:
+    def _place(self, filter_: PlaceFilter, conn: sqlite3.Connection | None = None) -> np.ndarray:
         texts = self._texts
         mask = texts["country_code"].isin(filter_.countries)
         for country, region in filter_.regions:
@@ -177,10 +219,61 @@ class FilterColumns:
             with np.errstate(invalid="ignore"):
                 near &= np.abs(lat - city.latitude) <= dlat
             mask |= near | (self._city_id == city.city_id)
-        for name in filter_.names:
-            for column in ("city", "region", "country"):
-                mask |= texts[column].where(lambda value, name=name: value.lower() == name)
+        if filter_.names:
+            if conn is None:
+                raise ValueError("place names need the index connection")
+            named = allowed_ids(conn, [[PlaceFilter(names=filter_.names)]])
+            mask |= np.isin(self.file_ids, named)  # type: ignore[arg-type]
         return mask
+
+
+class ColumnsVocabulary:
+    """``search.vocabulary.Vocabulary`` answered from ``FilterColumns``; build a new one after ``refresh``."""
+
+    def __init__(self, columns: FilterColumns) -> None:
+        self._columns = columns
+        self._cameras: list[CameraName] | None = None
+        texts = columns._texts
+        present = lambda name: {texts[name].values[c] for c in np.unique(texts[name].codes)} - {None}  # noqa: E731
+        self._countries = present("country_code")
+        width = len(texts["region_code"].values)
+        pairs = np.unique(texts["country_code"].codes.astype(np.int64) * width + texts["region_code"].codes)
+        self._regions = {
+            (texts["country_code"].values[a], texts["region_code"].values[b])
+            for a, b in zip((pairs // width).tolist(), (pairs % width).tolist()) if a and b
+        }
+        self._city_ids = set(np.unique(columns._city_id).tolist())
+
+    def cameras(self) -> Sequence[CameraName]:
+        if self._cameras is None:
+            texts = self._columns._texts
+            camera = texts["camera"]
+            counts = np.bincount(camera.codes, minlength=len(camera.values))
+            names = []
+            for code in np.argsort(-counts):
+                if code == 0 or not counts[code]:
+                    continue
+                row = int(np.flatnonzero(camera.codes == code)[0])
+                names.append(CameraName(
+                    camera.values[code], texts["camera_make"].values[texts["camera_make"].codes[row]],  # type: ignore[arg-type]
+                    texts["camera_model"].values[texts["camera_model"].codes[row]], int(counts[code]),
+                ))
+            self._cameras = names
+        return self._cameras
+
+    def has_country(self, code: str) -> bool:
+        return code in self._countries
+
+    def has_region(self, country_code: str, region_code: str) -> bool:
+        return (country_code, region_code) in self._regions
+
+    def has_city(self, city_id: int, latitude: float, longitude: float, radius_km: float) -> bool:
+        if city_id in self._city_ids:
+            return True
+        from xmr_desktop.search.filters import CityArea
+
+        area = PlaceFilter(cities=(CityArea(city_id, "", latitude, longitude, radius_km),))
+        return bool(self._columns._place(area).any())
 
 
 def _folder_ids(conn: sqlite3.Connection | None, groups: Sequence[Sequence[Filter]]) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Filters on what photos are (when, where, which camera, what type, which folder), and their evaluation.
 
 A search's filters are groups: alternatives within a group (``2022`` or ``2023``; Paris or Lisbon), every
-group must hold (``2023`` and Portugal and an iPhone). ``allowed_ids`` evaluates them with one SQL query on the
-indexed ``photo_metadata`` columns and returns the allowed file ids as a sorted int64 array, the form the
-searcher's faiss ID selector takes. A photo with no metadata row yet passes only folder filters.
+group must hold (``2023`` and Portugal and an iPhone). ``allowed_ids`` evaluates them with one SQL query per group on
+the indexed ``photo_metadata`` columns and returns the allowed file ids as a sorted int64 array, the form the
+searcher's faiss ID selector takes (a one-shot ``xmr search``); ``filter_columns.FilterColumns`` answers the same
+filters from memory for a long-lived searcher. A photo with no metadata row yet passes only folder filters.
 
 Explicit filters (``xmr search --taken-after 2023 --place Lisbon``, the window's filter bar) come from
 ``explicit_filters``; each is its own group, so they narrow what the query box asked for.
