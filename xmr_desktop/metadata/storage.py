@@ -40,7 +40,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
 
     Indexes: ``taken_local`` (date ranges, sorting by date), ``taken_month, taken_local`` (months, seasons and
     days of any year), ``country_code, region_code`` (countries, regions), ``city_id`` and ``latitude,
-    longitude`` (towns: by id, or by a disc around their centre), ``camera``, ``kind``. Each holds every column
+    longitude`` (towns: by id, or by a disc around their centre), ``camera``, ``kind``, ``file_format``. Each holds every column
     its filter tests, so a filter is answered from its index alone.
     """
     conn.execute(
@@ -84,6 +84,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
         ("city", "city_id"),
         ("camera", "camera"),
         ("kind", "kind"),
+        ("format", "file_format"),
     ):
         conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE}({columns})")
     # Both coordinates: a town's disc is then tested from the index alone, without reading rows.

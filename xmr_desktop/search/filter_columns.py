@@ -35,7 +35,6 @@ _FLOAT_COLUMNS = ("latitude", "longitude")
 # ``--place`` names the gazetteer does not know test them, and those are asked of the index.
 _TEXT_COLUMNS = ("country_code", "region_code", "camera", "camera_make", "camera_model", "kind", "file_format")
 _KEYS_PER_QUERY = 500
-_SEP = "\x1f"
 
 
 class _Texts:
@@ -91,29 +90,56 @@ class FilterColumns:
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> "FilterColumns":
-        """Every row of the connection's ``photo_metadata``, one string per column that numpy parses (texts:
-        one string for all of them), never a Python object per row and column.
+        """Every row of the connection's ``photo_metadata``, never a Python object per row and column.
 
-        Measured: a narrow ``SELECT x … ORDER BY file_id`` per number column beats one pass over all of them
-        (SQLite copies every column of a ``SELECT *`` subquery), and integers format as text far faster than
-        REALs, so positions travel as integer 1e-7 degrees (1 cm).
+        Numbers: one string per column that numpy parses (a narrow ``SELECT x … ORDER BY file_id``; positions
+        as integer 1e-7 degrees, since SQLite formats REALs slowly). Texts: from their indexes, grouped by
+        value (``camera → ids``), so no table row is read for them; a camera's brand and model come with it.
+        Measured against one pass concatenating the texts of each row: several times faster.
         """
 
-        def joined(expression: str, separator: str = ",") -> str:
-            sql = f"SELECT group_concat(x, ?) FROM (SELECT {expression} AS x FROM {TABLE} ORDER BY file_id)"
-            return conn.execute(sql, (separator,)).fetchone()[0] or ""
-
         def numbers(expression: str) -> np.ndarray:
-            return np.fromstring(joined(f"ifnull({expression}, {_NO_VALUE})"), dtype=np.int64, sep=",")
+            sql = f"SELECT group_concat(x) FROM (SELECT ifnull({expression}, {_NO_VALUE}) AS x FROM {TABLE} ORDER BY file_id)"
+            joined = conn.execute(sql).fetchone()[0]
+            return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
 
         ints = [numbers(column) for column in _INT_COLUMNS]
+        file_ids = ints[0]
         floats = []
         for column in _FLOAT_COLUMNS:
             scaled = numbers(f"CAST(round({column} * 1e7) AS INTEGER)")
             floats.append(np.where(scaled == _NO_VALUE, np.nan, scaled / 1e7))
-        text = joined(" || char(31) || ".join(f"ifnull({c}, '')" for c in _TEXT_COLUMNS), _SEP)
-        cells = text.split(_SEP) if ints[0].size else []
-        texts = {c: _Texts.of(cells[i :: len(_TEXT_COLUMNS)]) for i, c in enumerate(_TEXT_COLUMNS)}
+
+        def grouped(columns: str) -> list[tuple[object, ...]]:
+            sql = f"SELECT {columns}, group_concat(file_id) FROM {TABLE} GROUP BY {columns}"
+            return conn.execute(sql).fetchall()
+
+        def coded(groups: list[tuple[str | None, str]]) -> _Texts:
+            values: list[str | None] = [None]
+            codes = np.zeros(len(file_ids), dtype=np.int32)
+            index: dict[str | None, int] = {None: 0}
+            for value, joined in groups:
+                if value is None or value == "":
+                    continue
+                code = index.setdefault(value, len(values))
+                if code == len(values):
+                    values.append(value)
+                codes[np.searchsorted(file_ids, np.fromstring(joined, dtype=np.int64, sep=","))] = code
+            return _Texts(values, codes)
+
+        places = grouped("country_code, region_code")
+        cameras = grouped("camera")
+        makers = {camera: conn.execute(f"SELECT camera_make, camera_model FROM {TABLE} WHERE camera = ? LIMIT 1", (camera,)).fetchone()
+                  for camera, _ in cameras if camera is not None}
+        texts = {
+            "country_code": coded([(cc, ids) for cc, _, ids in places]),  # type: ignore[misc]
+            "region_code": coded([(region, ids) for _, region, ids in places]),  # type: ignore[misc]
+            "camera": coded(cameras),  # type: ignore[arg-type]
+            "camera_make": coded([(makers[c][0] if c is not None else None, ids) for c, ids in cameras]),  # type: ignore[misc]
+            "camera_model": coded([(makers[c][1] if c is not None else None, ids) for c, ids in cameras]),  # type: ignore[misc]
+            "kind": coded(grouped("kind")),  # type: ignore[arg-type]
+            "file_format": coded(grouped("file_format")),  # type: ignore[arg-type]
+        }
         return cls(ints, floats, texts)
 
     @classmethod
