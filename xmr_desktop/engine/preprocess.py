@@ -299,7 +299,8 @@ def decoded_bytes(image: Image.Image) -> int:
     width, height = image.size
     per_pixel = 1 if image.mode in ("1", "L", "P") else 4  # Pillow stores 3-band images in 4 bytes a pixel
     copies = 2 if header_orientation(image) != 1 else 1  # the upright copy
-    return width * height * per_pixel * copies + (1 << 20)
+    converted = 0 if image.mode in ("RGB", "L") else 4  # a palette or alpha image's RGB(A) copy
+    return width * height * (per_pixel * copies + converted) + (1 << 20)
 
 
 def load_pixels(

@@ -1,8 +1,10 @@
 """Thumbnails decoded off the GUI thread, cached in memory and on disk.
 
-Decoding runs on a small ``QThreadPool`` of its own (Picard keeps urgent and bulk work in separate pools):
-``QImageReader`` with a scaled size (Qt's JPEG reader then decodes at a reduced DCT scale), Pillow as a fallback
-for formats Qt cannot read. Worker threads only make ``QImage``s; the GUI thread turns them into icons.
+Decoding runs on a small ``QThreadPool`` of its own (Picard keeps urgent and bulk work in separate pools), with
+Pillow restricted to the formats xmr indexes (the indexer's own ``open_checked``; Qt's readers, which pick a
+decoder by content, are never given a photo), within the process-wide decode memory budget: JPEGs decode at a
+reduced DCT scale (draft mode), other formats are reduced by whole factors before any mode conversion. Worker
+threads only make ``QImage``s; the GUI thread turns them into icons.
 Disk entries are keyed by path, size and mtime, so an edited photo gets a new thumbnail.
 """
 
@@ -15,7 +17,16 @@ from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+
+from xmr_desktop.engine.preprocess import (
+    DECODE_BUDGET,
+    DecodeCancelled,
+    ImageRejected,
+    decoded_bytes,
+    load_pixels,
+    open_checked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +42,25 @@ def cache_key(path: str, size: int, mtime: float, px: int = THUMBNAIL_PX) -> str
 
 
 def decode_thumbnail(path: str, px: int = THUMBNAIL_PX) -> QImage:
-    """Read ``path`` scaled to fit ``px`` x ``px`` (EXIF orientation applied); a null QImage if unreadable."""
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and size.width() > 0 and size.height() > 0:
-        if max(size.width(), size.height()) > px:
-            reader.setScaledSize(size.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
-        if not image.isNull():
-            return image
-    return _decode_with_pillow(path, px)
+    """Read ``path`` scaled to fit ``px`` x ``px`` (EXIF orientation applied); a null QImage if unreadable.
 
-
-def _decode_with_pillow(path: str, px: int) -> QImage:
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    Only formats xmr indexes are opened. The image is shrunk (draft mode, then ``reduce`` by whole factors)
+    before it is converted to RGBA, so a big photo never exists in memory twice at full size.
+    """
+    from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as opened:
-            opened.draft("RGB", (px, px))
-            image = ImageOps.exif_transpose(opened).convert("RGBA")
-            image.thumbnail((px, px))
+        with open_checked(path) as opened:
+            opened.draft("RGB" if opened.mode not in ("L", "RGB") else opened.mode, (px, px))  # JPEG only
+            with DECODE_BUDGET.reserve(decoded_bytes(opened)):
+                image: Image.Image = load_pixels(opened)
+                if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palettes and 16-bit: no filter resizes those
+                    image = image.convert("RGBA")
+                image.thumbnail((px, px))  # reduce() by whole factors, then a filtered resize; in place
+                image = ImageOps.exif_transpose(image).convert("RGBA")
             data = image.tobytes()
             return QImage(data, image.width, image.height, 4 * image.width, QImage.Format.Format_RGBA8888).copy()
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
+    except (ImageRejected, DecodeCancelled, OSError) as error:
         log.debug("no thumbnail for %s: %s", path, error)
         return QImage()
 
@@ -74,7 +80,7 @@ class _DecodeTask(QRunnable):
     def run(self) -> None:
         image = QImage()
         if self._cache_file is not None and self._cache_file.is_file():
-            image = QImage(str(self._cache_file))
+            image = QImage(str(self._cache_file), _DISK_FORMAT)  # our own file; still never sniffed
         if image.isNull():
             image = decode_thumbnail(self._path, self._px)
             if not image.isNull() and self._cache_file is not None:
