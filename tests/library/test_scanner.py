@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from xmr_desktop.engine import preprocess
 from xmr_desktop.library import scanner
 from xmr_desktop.library.scanner import ScannedFile, sync_folder, walk_photos
 from xmr_desktop.library.store import Folder, Store
@@ -57,8 +58,10 @@ def folder(store: Store, root: Path) -> Folder:
 @pytest.fixture
 def fresh_extensions() -> Iterator[None]:
     scanner.image_extensions.cache_clear()
+    preprocess.heif_enabled.cache_clear()
     yield
     scanner.image_extensions.cache_clear()
+    preprocess.heif_enabled.cache_clear()
 
 
 def scandir_failing_for(monkeypatch: pytest.MonkeyPatch, *blocked: Path) -> None:
@@ -95,18 +98,25 @@ def test_yields_size_and_mtime_from_one_stat(root: Path) -> None:
     assert found == ScannedFile(str(path), 5, 1_600_000_000_123_456_700)
 
 
-def test_heic_is_indexed_only_when_pillow_heif_imports(
-    root: Path, fresh_extensions: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_heic_is_indexed_only_when_it_decodes(root: Path, fresh_extensions: None, monkeypatch: pytest.MonkeyPatch) -> None:
     photo(root / "IMG_0001.HEIC")
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # None in sys.modules makes the import fail
     assert ".heic" not in scanner.IMAGE_EXTENSIONS
     assert walk(root) == set()
 
+    # A pillow_heif that cannot register its decoder with Pillow does not make HEIC indexable either.
     scanner.image_extensions.cache_clear()
+    preprocess.heif_enabled.cache_clear()
     monkeypatch.setitem(sys.modules, "pillow_heif", types.ModuleType("pillow_heif"))
+    assert ".heic" not in scanner.IMAGE_EXTENSIONS
+
+
+def test_heic_is_indexed_with_pillow_heif(root: Path, fresh_extensions: None) -> None:
+    pytest.importorskip("pillow_heif")
+    photo(root / "IMG_0001.HEIC")
+    photo(root / "b.heif")
     assert {".heic", ".heif", ".jpg"} <= scanner.IMAGE_EXTENSIONS
-    assert walk(root) == {"IMG_0001.HEIC"}
+    assert walk(root) == {"IMG_0001.HEIC", "b.heif"}
 
 
 def test_skips_hidden_entries_and_system_folders(root: Path) -> None:

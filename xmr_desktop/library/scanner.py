@@ -53,13 +53,10 @@ IMAGE_EXTENSIONS: frozenset[str]  # computed on first access by __getattr__ belo
 
 @functools.cache
 def image_extensions() -> frozenset[str]:
-    """Lower-case extensions (with the dot) we index; HEIC/HEIF only when ``pillow_heif`` imports."""
-    try:
-        import pillow_heif  # noqa: F401  (imported only to learn whether HEIF decodes here)
-    except (ImportError, OSError) as error:
-        log.debug("HEIC/HEIF not indexed: pillow_heif unavailable (%s)", error)
-        return _BASE_EXTENSIONS
-    return _BASE_EXTENSIONS | _HEIF_EXTENSIONS
+    """Lower-case extensions (with the dot) we index; HEIC/HEIF only when they decode here (pillow-heif)."""
+    from xmr_desktop.engine.preprocess import heif_enabled  # numpy and Pillow: imported on first use only
+
+    return _BASE_EXTENSIONS | _HEIF_EXTENSIONS if heif_enabled() else _BASE_EXTENSIONS
 
 
 def __getattr__(name: str) -> object:
