@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 LOG_FILE_NAME = "xmr.log"
 _FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
@@ -26,7 +28,7 @@ def setup_logging(log_dir: Path, *, verbosity: int = 0, console: bool = True) ->
     # faiss announces at INFO which CPU build it loaded, on every start; that is not news for the user's log.
     logging.getLogger("faiss").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     try:
-        file_handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        file_handler: logging.Handler = _PrivateRotatingFileHandler(
             log_file, maxBytes=1 << 20, backupCount=3, encoding="utf-8"
         )
         file_handler.setFormatter(logging.Formatter(_FORMAT))
@@ -39,6 +41,14 @@ def setup_logging(log_dir: Path, *, verbosity: int = 0, console: bool = True) ->
         console_handler.setFormatter(logging.Formatter("xmr: %(levelname)s: %(message)s"))
         _add(root, console_handler)
     return log_file
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are created readable only by the user (0600): they name photos and folders."""
+
+    def _open(self) -> IO[Any]:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+        return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 def _add(root: logging.Logger, handler: logging.Handler) -> None:

@@ -112,3 +112,28 @@ def test_big_photos_are_shrunk_before_conversion_within_the_shared_budget(tmp_pa
     assert all(max(size) <= 512 for size in converted), converted
     assert decode_thumbnail(str(photo), 256).width() == 256
     assert budget.peak >= 3000 * 2000  # the full palette image was reserved while it was decoded
+
+
+def test_thumbnails_and_settings_on_disk_are_readable_only_by_the_user(qtbot: Any, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from xmr_desktop.ui.settings import AppSettings
+
+    old_umask = os.umask(0o022)
+    try:
+        photo = tmp_path / "photo.jpg"
+        Image.new("RGB", (300, 200), "orange").save(photo)
+        cache = ThumbnailCache(tmp_path / "thumbs")
+        cache.icon(str(photo), 1, 2.0)
+        with qtbot.waitSignal(cache.ready, timeout=10_000):
+            pass
+        cache.wait()
+        (stored,) = (tmp_path / "thumbs").rglob("*.jpg")
+        assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+        settings = AppSettings(tmp_path)
+        settings.thumb_size = 200
+        settings.sync()
+        assert stat.S_IMODE(settings.path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

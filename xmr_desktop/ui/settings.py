@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from xmr_desktop.config import create_private_file
 from xmr_desktop.ui.results_model import SortOrder
 
 SETTINGS_FILE = "desktop.ini"
@@ -22,6 +24,9 @@ class AppSettings:
 
     def __init__(self, config_dir: Path) -> None:
         self.path = config_dir / SETTINGS_FILE
+        with contextlib.suppress(OSError):  # Qt reports an unwritable file its own way
+            # 0600 from the start; Qt's atomic save keeps an existing file's permissions.
+            create_private_file(self.path)
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     def sync(self) -> None:

@@ -93,6 +93,7 @@ class _DecodeTask(QRunnable):
             self._cache_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             partial = self._cache_file.with_suffix(f".{os.getpid()}.part")
             if image.convertToFormat(QImage.Format.Format_RGB32).save(str(partial), _DISK_FORMAT, 85):
+                partial.chmod(0o600)  # a thumbnail shows a private photo
                 partial.replace(self._cache_file)
         except OSError as error:  # a full or read-only cache disk only costs speed
             log.debug("cannot cache thumbnail of %s: %s", self._path, error)
