@@ -6,11 +6,14 @@ import logging
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from xmr_desktop.config import create_private_file, is_private, make_private_dir, resolve_paths
+from xmr_desktop.errors import DataDirError, XmrError
 from xmr_desktop.logs import setup_logging
 
 posix_modes = pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
@@ -69,3 +72,41 @@ def test_files_xmr_creates_are_private(tmp_path: Path) -> None:
                 logging.getLogger().removeHandler(handler)
                 handler.close()
     assert is_private(db)
+
+
+def test_a_data_dir_that_cannot_be_created_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not a folder"
+    blocker.write_text("a file where the data folder should go")
+    with pytest.raises(DataDirError) as raised:
+        resolve_paths(blocker / "xmr").ensure()
+    message = str(raised.value)
+    assert isinstance(raised.value, XmrError) and "\n" not in message
+    assert str(blocker / "xmr") in message and "--data-dir" in message
+
+
+_READ_ONLY_SCRIPT = r"""
+import subprocess, sys
+folder = sys.argv[1]
+subprocess.run(["mount", "--bind", folder, folder], check=True)
+subprocess.run(["mount", "-o", "remount,ro,bind", folder], check=True)
+from xmr_desktop.config import resolve_paths
+from xmr_desktop.errors import DataDirError
+try:
+    resolve_paths(folder + "/xmr").ensure()
+except DataDirError as error:
+    print("DataDirError:", error)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="needs root for a read-only mount")
+def test_a_read_only_disk_is_one_clear_error(tmp_path: Path) -> None:
+    """On a read-only mount (made in a private mount namespace) even root cannot create the data dir."""
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("private mount namespaces are not allowed here")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    result = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", _READ_ONLY_SCRIPT,
+                             str(folder)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("DataDirError: cannot use") and "Read-only file system" in result.stdout

@@ -16,6 +16,7 @@ from types import TracebackType
 
 from xmr_desktop import __version__
 from xmr_desktop.config import resolve_paths
+from xmr_desktop.errors import DataDirError
 from xmr_desktop.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,22 @@ class ExceptionDialogHook:
             self._showing = False
 
 
+def show_startup_error(message: str) -> None:
+    """Say why the app cannot start, on stderr and in a dialog (before any window, log file or excepthook)."""
+    print(f"xmr-desktop: error: {message}", file=sys.stderr)
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    _app = QApplication.instance() or QApplication(sys.argv[:1])  # kept alive while the dialog shows
+    QMessageBox.critical(None, "xmr_desktop cannot start", message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    paths = resolve_paths(args.data_dir).ensure()
+    try:
+        paths = resolve_paths(args.data_dir).ensure()
+    except DataDirError as error:
+        show_startup_error(str(error))
+        return 1
     log_file = setup_logging(paths.log_dir, verbosity=args.verbose)
     log.info("xmr-desktop %s starting; data in %s", __version__, paths.data_dir)
 

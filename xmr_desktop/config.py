@@ -13,6 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
+from xmr_desktop.errors import DataDirError
 
 APP_NAME = "xmr_desktop"
 DATA_DIR_ENV = "XMR_DATA_DIR"
@@ -65,14 +66,27 @@ class Paths:
         """Create the missing directories, readable only by the user (0700), and tag the cache for backup tools.
 
         Directories that already exist keep their permissions (a shared ``--data-dir`` keeps its group bits
-        and setgid).
+        and setgid). Raises DataDirError (one line: which folder, why, what to do) when one cannot be made.
         """
         for directory in (self.data_dir, self.cache_dir, self.log_dir, self.config_dir, self.models_dir):
-            make_private_dir(directory)
+            try:
+                make_private_dir(directory)
+            except OSError as error:
+                raise DataDirError(_cannot_create(directory, error)) from error
         tag = self.cache_dir / "CACHEDIR.TAG"
-        if not tag.exists():
-            write_private_file(tag, _CACHEDIR_TAG.encode("ascii"))
+        try:
+            if not tag.exists():
+                write_private_file(tag, _CACHEDIR_TAG.encode("ascii"))
+        except OSError as error:
+            raise DataDirError(_cannot_create(self.cache_dir, error)) from error
         return self
+
+
+def _cannot_create(directory: Path, error: OSError) -> str:
+    return (
+        f"cannot use {directory} for xmr's data: {error.strerror or error}; "
+        f"choose a folder you can write with --data-dir DIR or {DATA_DIR_ENV}"
+    )
 
 
 def make_private_dir(path: Path) -> None:

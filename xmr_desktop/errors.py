@@ -27,3 +27,7 @@ class UnknownFolderError(XmrError):
 
 class QueryError(XmrError):
     """A search query that cannot be understood (empty, bad weight, missing query image)."""
+
+
+class DataDirError(XmrError):
+    """The data, cache, log or settings folder cannot be created or written (read-only disk, no permission)."""

@@ -67,3 +67,16 @@ def test_main_shows_the_window_before_loading_anything(qtbot: Any, tmp_path: Pat
         if getattr(handler, "_xmr", False):
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def test_a_data_dir_that_cannot_be_created_is_a_dialog_not_silence(qtbot: Any, tmp_path: Path, monkeypatch: Any,
+                                                                     capsys: Any) -> None:
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    assert app_module.main(["--data-dir", str(blocker / "xmr")]) == 1
+    assert len(shown) == 1 and str(blocker / "xmr") in shown[0][1] and "--data-dir" in shown[0][1]
+    assert "cannot use" in capsys.readouterr().err
+    assert not isinstance(sys.excepthook, ExceptionDialogHook)  # it never got that far
