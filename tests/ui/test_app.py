@@ -28,6 +28,7 @@ def test_an_uncaught_exception_shows_a_dialog_with_the_log_path(qtbot: Any, tmp_
     except ValueError as error:
         hook(type(error), error, error.__traceback__)
     assert len(shown) == 1 and "ValueError: boom" in shown[0] and str(tmp_path / "xmr.log") in shown[0]
+    assert "names folders and photos" in shown[0] and "Please include it" not in shown[0]
 
     # From another thread the dialog is still shown on the GUI thread.
     def fail() -> None:

@@ -199,7 +199,7 @@ class _Walk:
                 self._refused(entry.path, SYSTEM_TREE_REASON)
                 return None
             if link and not _within(real, self._root_real):
-                log.info("Not following %s: it links to %s, outside %s", entry.path, real, self.root)
+                log.debug("Not following %s: it links to %s, outside %s", entry.path, real, self.root)
                 self._refused(entry.path, OUTSIDE_LINK_REASON)
                 return None
             # os.stat, not entry.stat(): on Windows DirEntry.stat() leaves st_dev/st_ino zero.
@@ -244,7 +244,7 @@ def walk_photos(
     """
 
     def unreachable(path: str, reason: str) -> None:
-        log.info("Cannot read %s: %s", path, reason)
+        log.debug("Cannot read %s: %s", path, reason)  # sync_folder logs the count; the CLI lists them
         if on_error is not None:
             on_error(path, reason)
 

@@ -261,7 +261,7 @@ def apply_changes(store: Store, changes: Changes) -> AppliedChanges:
             deleted.add(path)
             continue
         except OSError as error:
-            log.info("cannot stat %s: %s", path, error)
+            log.debug("cannot stat %s: %s", path, error)
             continue
         if os.path.isfile(path):
             by_folder.setdefault(folder.id, []).append((path, st.st_size, st.st_mtime_ns))
