@@ -13,6 +13,7 @@ from xmr_desktop.ui.results_model import SortOrder
 SETTINGS_FILE = "desktop.ini"
 DEFAULT_THUMB_SIZE = 160
 DEFAULT_RESULT_LIMIT = 1000
+DEFAULT_THUMBNAIL_CACHE_MIB = 512  # thumbnails on disk; the least recently used go beyond it
 
 
 class AppSettings:
@@ -68,6 +69,15 @@ class AppSettings:
     @sort_order.setter
     def sort_order(self, value: SortOrder) -> None:
         self._qs.setValue("view/sort", SortOrder(value).value)
+
+    @property
+    def thumbnail_cache_bytes(self) -> int:
+        """Disk space for thumbnails (``[cache] thumbnails_mib`` in the ini file, at least 16 MiB)."""
+        return max(16, self._int("cache/thumbnails_mib", DEFAULT_THUMBNAIL_CACHE_MIB)) * 2**20
+
+    @thumbnail_cache_bytes.setter
+    def thumbnail_cache_bytes(self, value: int) -> None:
+        self._qs.setValue("cache/thumbnails_mib", max(16, int(value) // 2**20))
 
     @property
     def result_limit(self) -> int:
