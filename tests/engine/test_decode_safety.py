@@ -290,3 +290,14 @@ def test_a_cancelled_decode_stops_without_a_skip_reason(many_chunks: Path) -> No
     with pytest.raises(DecodeCancelled):
         load_for_embedding(str(many_chunks), SPEC, cancel=cancel)
     assert preprocess.DECODE_BUDGET.in_use == 0
+
+
+@pytest.mark.parametrize("mode", ["P", "L", "RGBA", "1"])
+@pytest.mark.parametrize("size, new_size", [((2600, 1800), (323, 224)), ((1800, 2600), (224, 323)),
+                                            ((600, 7000), (224, 2613)), ((5200, 900), (1294, 224))])
+def test_converting_band_by_band_gives_the_pixels_of_converting_first(
+    mode: str, size: tuple[int, int], new_size: tuple[int, int]
+) -> None:
+    image = _noise(*size, mode=mode)
+    whole = image.convert("RGB").resize(new_size, Image.Resampling.BICUBIC)
+    assert preprocess.resize_converted(image, new_size, Image.Resampling.BICUBIC).tobytes() == whole.tobytes()

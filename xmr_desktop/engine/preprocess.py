@@ -59,6 +59,10 @@ DECODE_DEADLINE_S = 30.0
 # few MiB each and never wait.
 DECODE_BUDGET_BYTES = 512 * 2**20
 
+# Images converted to RGB band by band (see resize_converted) above this size, in bands of this many pixels.
+_BANDS_FROM_PIXELS = 4_000_000
+_BAND_PIXELS = 1_000_000
+
 # Resized images up to this many crop areas are resized whole (exactly CLIP's pixels); beyond, only the crop.
 _WHOLE_RESIZE_AREAS = 16
 
@@ -295,11 +299,15 @@ def open_checked(source: bytes | str, max_pixels: int = MAX_IMAGE_PIXELS) -> Ite
 
 
 def decoded_bytes(image: Image.Image) -> int:
-    """What decoding ``image`` at its current (draft) size holds in memory, counted generously."""
+    """What decoding ``image`` at its current (draft) size holds in memory, counted generously.
+
+    The decoded pixels, their upright copy if the photo is rotated, and a converted copy for small images
+    (large ones are converted band by band, ``resize_converted``).
+    """
     width, height = image.size
     per_pixel = 1 if image.mode in ("1", "L", "P") else 4  # Pillow stores 3-band images in 4 bytes a pixel
     copies = 2 if header_orientation(image) != 1 else 1  # the upright copy
-    converted = 0 if image.mode in ("RGB", "L") else 4  # a palette or alpha image's RGB(A) copy
+    converted = 4 if image.mode != "RGB" and width * height <= _BANDS_FROM_PIXELS else 0
     return width * height * (per_pixel * copies + converted) + (1 << 20)
 
 
@@ -351,7 +359,11 @@ class _DecodeStream(io.BytesIO):
 
 
 def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; the same object when it is upright already
+    (``ImageOps.exif_transpose`` would return a full copy: 480 MB more for a 120 MP photo)."""
     try:
+        if image.getexif().get(_EXIF_ORIENTATION, 1) in (1, None):
+            return image
         return ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as error:
         raise ImageRejected(_decode_reason(error)) from error
@@ -378,7 +390,7 @@ def pixels_for_model(image: Image.Image, spec: ImageSpec) -> np.ndarray:
         kept = _as_rgb(image.crop((first_x, first_y, first_x + out_w, first_y + out_h)))
     elif new_width * new_height <= _WHOLE_RESIZE_AREAS * crop_w * crop_h:
         # Usual aspect ratios: the resized whole costs little, and resizing it is exactly what CLIP does.
-        resized = _as_rgb(image).resize((new_width, new_height), resample=spec.resample)
+        resized = resize_converted(image, (new_width, new_height), spec.resample)
         kept = resized.crop((first_x, first_y, first_x + out_w, first_y + out_h))
     else:
         # The crop's span in source coordinates.
@@ -407,6 +419,32 @@ def pixels_for_model(image: Image.Image, spec: ImageSpec) -> np.ndarray:
     array -= np.asarray(spec.mean, dtype=np.float32)
     array /= np.asarray(spec.std, dtype=np.float32)
     return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+def resize_converted(image: Image.Image, size: tuple[int, int], resample: int, mode: str = "RGB") -> Image.Image:
+    """``image.convert(mode).resize(size, resample)``, pixel for pixel, without converting the whole image at once.
+
+    A 120 MP palette PNG is 120 MB decoded but 480 MB as RGB. Pillow resizes in two passes, and the first
+    pass treats each row (or column) on its own, so converting and resampling band by band gives the same
+    pixels as converting everything first, at the memory of one band.
+    """
+    width, height = image.size
+    if image.mode == mode or width * height <= _BANDS_FROM_PIXELS:
+        return (image if image.mode == mode else image.convert(mode)).resize(size, resample)
+    new_width, new_height = size
+    if _resize_goes_vertical_first(width, height, new_width, new_height):
+        between = Image.new(mode, (width, new_height))
+        step = max(1, _BAND_PIXELS // height)
+        for left in range(0, width, step):
+            band = image.crop((left, 0, min(width, left + step), height)).convert(mode)
+            between.paste(band.resize((band.width, new_height), resample), (left, 0))
+    else:
+        between = Image.new(mode, (new_width, height))
+        step = max(1, _BAND_PIXELS // width)
+        for top in range(0, height, step):
+            band = image.crop((0, top, width, min(height, top + step))).convert(mode)
+            between.paste(band.resize((new_width, band.height), resample), (0, top))
+    return between.resize(size, resample)  # the second pass only: the first one's size already matches
 
 
 def _resize_goes_vertical_first(width: int, height: int, new_width: int, new_height: int) -> bool:

@@ -30,6 +30,7 @@ from xmr_desktop.engine.preprocess import (
     decoded_bytes,
     load_pixels,
     open_checked,
+    resize_converted,
 )
 from xmr_desktop.ui.thumbnail_disk import DISK_CACHE_BYTES, ThumbnailDisk
 
@@ -49,8 +50,9 @@ def cache_key(path: str, size: int, mtime: float, px: int = THUMBNAIL_PX) -> str
 def decode_thumbnail(path: str, px: int = THUMBNAIL_PX) -> QImage:
     """Read ``path`` scaled to fit ``px`` x ``px`` (EXIF orientation applied); a null QImage if unreadable.
 
-    Only formats xmr indexes are opened. The image is shrunk (draft mode, then ``reduce`` by whole factors)
-    before it is converted to RGBA, so a big photo never exists in memory twice at full size.
+    Only formats xmr indexes are opened. The image is shrunk (draft mode, then ``reduce`` by whole factors, or
+    band by band for palette images) before it is converted to RGBA, so a big photo never exists in memory
+    twice at full size.
     """
     from PIL import Image, ImageOps
 
@@ -59,10 +61,13 @@ def decode_thumbnail(path: str, px: int = THUMBNAIL_PX) -> QImage:
             opened.draft("RGB" if opened.mode not in ("L", "RGB") else opened.mode, (px, px))  # JPEG only
             with DECODE_BUDGET.reserve(decoded_bytes(opened)):
                 image: Image.Image = load_pixels(opened)
-                if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palettes and 16-bit: no filter resizes those
-                    image = image.convert("RGBA")
-                image.thumbnail((px, px))  # reduce() by whole factors, then a filtered resize; in place
-                image = ImageOps.exif_transpose(image).convert("RGBA")
+                if image.mode in ("RGB", "RGBA", "L", "LA"):
+                    image.thumbnail((px, px))  # reduce() by whole factors, then a filtered resize; in place
+                else:  # palettes, 16-bit: no filter resizes those; converted band by band, never whole
+                    scale = min(1.0, px / max(image.size))
+                    fit = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+                    image = resize_converted(image, fit, Image.Resampling.BICUBIC, "RGBA")
+                image = ImageOps.exif_transpose(image).convert("RGBA")  # small by now: copies cost little
             data = image.tobytes()
             return QImage(data, image.width, image.height, 4 * image.width, QImage.Format.Format_RGBA8888).copy()
     except (ImageRejected, DecodeCancelled, OSError) as error:
