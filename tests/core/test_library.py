@@ -183,7 +183,7 @@ def test_a_busy_index_is_reported_and_indexing_resumes_by_itself(
 class IncompleteWatcher:
     """A watcher whose OS refused watches (inotify's max_user_watches reached)."""
 
-    def __init__(self, on_changes: Any) -> None:
+    def __init__(self, on_changes: Any, **options: Any) -> None:
         self.watched: list[str] = []
 
     def watch(self, path: str) -> bool:

@@ -40,8 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         paths = resolve_paths(args.data_dir).ensure()
-    except OSError as problem:
-        error(f"cannot create the data directory: {problem}")
+    except XmrError as problem:  # DataDirError: the folder cannot be created or written
+        error(str(problem))
         return EXIT_ERROR
     setup_logging(paths.log_dir, verbosity=args.verbose)
     try:
