@@ -34,12 +34,9 @@ def cmd_index(args: argparse.Namespace, paths: Paths) -> int:
             raise UnknownFolderError(f"not a folder: {raw}")
         folders.append(folder)
     with open_library(args, paths) as library, ProgressPrinter(sys.stderr) as printer:
-        for folder in folders:  # each photo has one owning folder: say when a new folder takes over others
-            added = library.call(c.AddFolder(folder))
-            absorbed = added["absorbed"] if isinstance(added, dict) else added.absorbed
-            for inner in absorbed:
-                print(f"{printable(folder)} now includes {printable(inner)}, which was indexed as a folder of its own")
         report = library.call(c.IndexNow(tuple(folders)), on_progress=printer.update)
+    for outer, inner in report.absorbed:  # each photo has one owning folder: say when a new one took others over
+        print(f"{printable(outer)} now includes {printable(inner)}, which was indexed as a folder of its own")
     for path, reason in report.scan_errors:
         warning(f"{printable(path)}: {printable_text(reason)}")
     print(report.summary())

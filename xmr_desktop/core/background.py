@@ -147,8 +147,13 @@ class Background:
         session = self._session
         if session.indexing_paused:
             raise XmrError("Indexing is paused in the xmr-desktop window; resume it there first.")
+        absorbed: list[tuple[str, str]] = []
         if command.paths:
-            folders = [session.add_folder(path, self).folder for path in command.paths]
+            folders = []
+            for path in command.paths:
+                added = session.add_folder(path, self)
+                folders.append(added.folder)
+                absorbed += [(added.folder.path, inner) for inner in added.absorbed]
         else:
             folders = session.book.folders()
             if not folders:
@@ -159,7 +164,9 @@ class Background:
         session.require_model()
         if session.pipeline is not None:
             session.pipeline.rewind(retry_deferred=True)
-        self._waiters.append(_Waiter(future, {f.id for f in folders}))
+        waiter = _Waiter(future, {f.id for f in folders})
+        waiter.report.absorbed = absorbed
+        self._waiters.append(waiter)
         self.update_activity()
 
     # -- one unit of work --------------------------------------------------------------------------------------
