@@ -81,7 +81,7 @@ class TextTower:
         self.bias = bias
         self.tokenizer = tokenizer
         self.dim = layout.dim
-        self.max_length = layout.max_length
+        self.max_length = layout.usable_length
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
         self.text_fn = tf.function(
             lambda ids, mask: self.features(ids, mask),

@@ -98,6 +98,15 @@ class TowerLayout:
     def main_layer(self) -> str:
         return ENCODER_TYPES[self.encoder_config["model_type"]][1]
 
+    @property
+    def usable_length(self) -> int:
+        """The longest input the encoder's position table allows (RoBERTa-style positions start after the pad id)."""
+        config = self.encoder_config
+        positions = int(config.get("max_position_embeddings", 512))
+        if self.main_layer == "roberta":
+            positions -= int(config.get("pad_token_id", 1)) + 1
+        return min(self.max_length, positions)
+
 
 def tower_kind(directory: Path) -> TowerKind | None:
     """Which text-tower layout a folder holds, or None when it is not a text tower (e.g. a CLIP)."""
