@@ -92,7 +92,9 @@ class TextTower:
 
     @property
     def trainable_variables(self) -> list[Any]:
-        return list(self.encoder.trainable_variables) + [v for v in (self.kernel, self.bias) if v is not None]
+        """What training updates: the encoder (less its pooler, which towers never use) and the projection."""
+        encoder = [v for v in self.encoder.trainable_variables if "/pooler/" not in v.name]
+        return encoder + [v for v in (self.kernel, self.bias) if v is not None]
 
     def features(self, ids: Any, mask: Any, training: bool = False) -> Any:
         """Unnormalised features of a token batch (differentiable; what ``text_fn`` traces)."""
