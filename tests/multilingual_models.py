@@ -292,3 +292,32 @@ def make_tiny_sentence_transformer(
     pooled = (hidden_states * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # ST's mean pooling
     np.savez(out_dir / "expected.npz", input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], features=pooled @ weight.T)
     return out_dir
+
+
+def make_tiny_student(out_dir: Path, texts: list[str], *, hidden: int = 48, layers: int = 2, seed: int = 0) -> Path:
+    """A random tiny XLM-R encoder folder, as ``transformers`` saves one (config.json, tf_model.h5, tokenizer): the
+    kind of ``--student`` a user passes, at toy size, with a vocabulary covering ``texts`` (Chinese included)."""
+    import tf_keras
+    from transformers import TFXLMRobertaModel, XLMRobertaConfig
+
+    out_dir = Path(out_dir)
+    tokenizer = train_unigram_tokenizer(texts, out_dir)
+    tf_keras.utils.set_random_seed(seed)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=2 * hidden, max_position_embeddings=66, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    )
+    model = TFXLMRobertaModel(config)
+    model(model.dummy_inputs)
+    model.save_pretrained(str(out_dir))
+    return out_dir
+
+
+def bilingual_caption_rows(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(English caption, Chinese translation)`` rows, several phrasings of each translation."""
+    rows = []
+    for colour, shape in items:
+        english = f"a {colour} {shape}"
+        c, s = CHINESE_COLOURS[colour], CHINESE_SHAPES[shape]
+        rows += [(english, f"一个{c}的{s}"), (english, f"{c}的{s}"), (english, f"{c}{s}"), (english, f"一个{c}{s}")]
+    return rows

@@ -121,7 +121,11 @@ class RoutedEmbedder:
     def __getattr__(self, name: str) -> object:
         # model_id, name, dim, image_spec, device, embed_images, prepare_images, close...: the multilingual
         # model's (only called for attributes this class does not define itself).
-        return getattr(self.__dict__["multilingual"], name)
+        try:
+            multilingual = self.__dict__["multilingual"]
+        except KeyError:  # not initialised yet (copy, pickle): no delegation
+            raise AttributeError(name) from None
+        return getattr(multilingual, name)
 
     def tower_for(self, text: str) -> str:
         return tower_for(text, self.language)
