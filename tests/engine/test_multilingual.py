@@ -138,3 +138,13 @@ def test_compacted_tower_is_float16_on_disk_and_answers_the_same(tmp_path: Path,
     before = load_tower(mclip_dir).embed(TEXTS)
     after = load_tower(target).embed(TEXTS)
     assert float(np.min(np.sum(before * after, axis=1))) >= 0.9999
+
+
+def test_a_vocab_only_tokenizer_keeps_the_case_its_config_asks_for(tmp_path: Path) -> None:
+    from xmr_desktop.engine.multilingual import load_tokenizer
+
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Hund", "hund"]) + "\n", encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False, "pad_token": "[PAD]"}), encoding="utf-8")
+    tokenizer = load_tokenizer(tmp_path)
+    assert tokenizer.convert_ids_to_tokens(tokenizer("Hund")["input_ids"]) == ["[CLS]", "Hund", "[SEP]"]
+    assert tokenizer.pad_token_id == 0

@@ -230,6 +230,7 @@ def load_tokenizer(directory: Path) -> Any:
     from transformers import BertTokenizerFast, PreTrainedTokenizerFast
 
     settings: dict[str, Any] = {}
+    wordpiece: dict[str, Any] = {}  # how a vocab.txt-only tokenizer normalises (a cased model must not lowercase)
     for name in ("special_tokens_map.json", "tokenizer_config.json"):
         path = directory / name
         if path.is_file():
@@ -243,11 +244,12 @@ def load_tokenizer(directory: Path) -> Any:
                     value = value.get("content")
                 if isinstance(value, str):
                     settings[key] = value
+            wordpiece |= {k: data[k] for k in ("do_lower_case", "strip_accents", "tokenize_chinese_chars") if k in data}
     try:
         if (directory / "tokenizer.json").is_file():
             return PreTrainedTokenizerFast(tokenizer_file=str(directory / "tokenizer.json"), **settings)
         if (directory / "vocab.txt").is_file():
-            return BertTokenizerFast(str(directory / "vocab.txt"), **settings)
+            return BertTokenizerFast(str(directory / "vocab.txt"), **(settings | wordpiece))
     except (OSError, ValueError, TypeError) as error:
         raise ModelLoadError(f"cannot load the tokenizer in {directory}: {error}") from error
     raise ModelLoadError(f"{directory} has no tokenizer.json or vocab.txt")
