@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.multilingual_only:
         found = multilingual.run_multilingual(work, base_dir, base, db, args.seed, latency=not args.no_latency)
         multilingual.print_tables(found)
+        run.json_dump(work / "results.json", {"multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
+                                             "text_tower_latency_ms": found.get("latency"), "distill": found["distill"],
+                                             "pretrain": stats})
         print(f"\ntotal {time.monotonic() - started:.0f} s")
         return 0
 
