@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from multilingual_models import make_tiny_mclip
+from fake_hub import FakeHub, FakeRepo, online
+from multilingual_models import make_tiny_mclip, make_tiny_sentence_transformer
 from xmr_desktop.engine.loading import MODEL_MARKER, write_model_marker
 from xmr_desktop.engine.registry import REGISTRY
 from xmr_desktop.engine.text_towers import TEXT_TOWERS, ensure_text_tower, tower_folder
-from xmr_desktop.errors import ModelLoadError, ModelUnavailableError
+from xmr_desktop.errors import ModelIntegrityError, ModelLoadError, ModelUnavailableError
 
 
 def test_every_tower_is_bound_to_a_registered_clip_of_its_size() -> None:
@@ -42,57 +44,56 @@ def models_dir(tmp_path: Path, tiny_model_dir: Path) -> Path:
     return models
 
 
+COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
+
+
+def _repo(folder: Path) -> FakeRepo:
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name != "expected.npz"}
+    files["pytorch_model.bin"] = b"the PyTorch copy M-CLIP also ships: never downloaded"
+    return FakeRepo(COMMIT, files)
+
+
 @pytest.fixture
-def fake_hub(monkeypatch: pytest.MonkeyPatch, hub_mclip: Path) -> list[dict]:
-    calls: list[dict] = []
-
-    def snapshot_download(repo_id, *, local_dir, allow_patterns, revision=None, **kwargs):
-        calls.append({"repo_id": repo_id, "allow_patterns": allow_patterns, "revision": revision})
-        shutil.copytree(hub_mclip, local_dir, ignore=shutil.ignore_patterns("expected.npz"))
-        return str(local_dir)
-
-    import huggingface_hub
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
-    return calls
+def hub(hub_mclip: Path, tmp_path: Path) -> Iterator[FakeHub]:
+    st = make_tiny_sentence_transformer(tmp_path / "st-hub", ["a red car", "红色的车"], dim=32, dense_format="torch-bin")
+    server = FakeHub({"M-CLIP/XLM-Roberta-Large-Vit-B-32": _repo(hub_mclip),
+                      "sentence-transformers/clip-ViT-B-32-multilingual-v1": _repo(st)})
+    with online():
+        yield server
+    server.close()
 
 
-def test_mclip_downloads_once_and_searches_the_clips_image_space(models_dir: Path, fake_hub: list[dict]) -> None:
+@pytest.mark.parametrize("name", ["mclip-b32", "multilingual-b32-small"])
+def test_a_tower_downloads_once_and_searches_the_clips_image_space(models_dir: Path, hub: FakeHub, name: str) -> None:
     from xmr_desktop.engine.embedder import load_embedder
-    from xmr_desktop.engine.tower_embedder import TextTowerEmbedder
+    from xmr_desktop.engine.tower_embedder import TextTowerEmbedder, load_text_tower_embedder
 
-    embedder = load_embedder("mclip-b32", models_dir)
+    embedder = load_text_tower_embedder(name, models_dir, endpoint=hub.url)
     assert isinstance(embedder, TextTowerEmbedder)
     assert embedder.model_id == "openai/clip-vit-base-patch32"  # an openai-b32 index needs no re-embedding
-    assert fake_hub[0]["repo_id"] == "M-CLIP/XLM-Roberta-Large-Vit-B-32" and "tf_model.h5" in fake_hub[0]["allow_patterns"]
     vectors = embedder.embed_texts(["红色的车", "a red car"])
     assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    folder, complete = tower_folder(TEXT_TOWERS["mclip-b32"], models_dir)
+    folder, complete = tower_folder(TEXT_TOWERS[name], models_dir)
     record = json.loads((folder / MODEL_MARKER).read_text(encoding="utf-8"))
     assert complete and record["weights_dtype"] == "float16" and record["image_model"] == "openai-b32"
-    assert not (folder / "tf_model.h5").exists()  # only the compact copy is kept
+    assert record["revision"] == COMMIT and record["bound_image_model_id"] == embedder.model_id
+    assert not (folder / "tf_model.h5").exists() and not (folder / "pytorch_model.bin").exists()
     pixels = np.zeros((1, 3, *embedder.image_spec.crop), np.float32)
     assert embedder.embed_images(pixels).shape == (1, 32)  # images through the bound CLIP
-    load_embedder("mclip-b32", models_dir)
-    assert len(fake_hub) == 1
+    requests = len(hub.requests)
+    load_embedder(name, models_dir)  # on disk now: no hub needed
+    assert len(hub.requests) == requests
 
 
-def test_a_file_that_does_not_match_its_pinned_digest_is_refused(models_dir: Path, fake_hub: list[dict]) -> None:
-    spec = replace(TEXT_TOWERS["mclip-b32"], revision="0123abcd", sha256={"tf_model.h5": "0" * 64})
-    with pytest.raises(ModelUnavailableError, match="tf_model.h5 does not match its pinned SHA-256"):
-        ensure_text_tower(spec, models_dir)
-    assert fake_hub[0]["revision"] == "0123abcd"
-    assert not tower_folder(spec, models_dir)[1] and not list(models_dir.glob(".partial-*"))
+def test_a_weights_file_that_does_not_match_its_pin_is_refused(models_dir: Path, hub: FakeHub) -> None:
+    spec = replace(TEXT_TOWERS["mclip-b32"], revision=COMMIT, weights_sha256="0" * 64)
+    with pytest.raises(ModelIntegrityError, match="tf_model.h5"):
+        ensure_text_tower(spec, models_dir, endpoint=hub.url)
+    assert not tower_folder(spec, models_dir)[1]
 
 
-def test_offline_without_the_tower_says_what_to_do(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub
-
-    def offline(*args, **kwargs):
-        raise OSError("Cannot reach the hub: offline mode is enabled")
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    with pytest.raises(ModelUnavailableError, match="text tower 'mclip-b32' is not on disk .* pass its folder with --model"):
+def test_offline_without_the_tower_says_what_to_do(models_dir: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match="mclip-b32"):
         ensure_text_tower(TEXT_TOWERS["mclip-b32"], models_dir)
 
 

@@ -299,15 +299,40 @@ def float16_cosine(tower: TextTower, texts: Sequence[str] = PROBE_TEXTS) -> floa
     return float(np.min(np.sum(reference * rounded, axis=1)))
 
 
-def compact_tower(source: Path, target: Path, record: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite a downloaded tower (any layout) in ``target`` as xmr layout, in float16 when that keeps its query
-    vectors within ``FLOAT16_MIN_COSINE``; returns what was recorded about precision."""
-    tower = load_tower(source)
+def _precision(tower: TextTower, where: Path) -> tuple[bool, dict[str, Any]]:
     cosine = float16_cosine(tower)
     use_half = cosine >= FLOAT16_MIN_COSINE
     log.info("text tower in %s: float16 weights give cosine %.6f to float32 on probe queries; storing %s",
-             source, cosine, "float16" if use_half else "float32")
-    precision = {"float16_probe_cosine": round(cosine, 7), "source_layout": tower.layout.kind}
+             where, cosine, "float16" if use_half else "float32")
+    return use_half, {"float16_probe_cosine": round(cosine, 7), "source_layout": tower.layout.kind}
+
+
+# Hub-layout weight files a compacted folder no longer needs (its weights are in TOWER_WEIGHTS).
+_HUB_WEIGHTS = ("tf_model.h5", "model.safetensors", "2_Dense/model.safetensors", "2_Dense/pytorch_model.bin")
+
+
+def compact_in_place(folder: Path) -> dict[str, Any]:
+    """Rewrite the hub-layout tower in ``folder`` (a download's staging copy) in xmr's layout; returns the fields
+    for its marker (``downloads.install_model`` writes the marker itself, last)."""
+    from safetensors.numpy import save_file
+
+    tower = load_tower(folder)
+    use_half, precision = _precision(tower, folder)
+    dtype = np.float16 if use_half else np.float32
+    save_file({k: np.ascontiguousarray(v.astype(dtype)) for k, v in tower.weights().items()}, str(folder / TOWER_WEIGHTS))
+    for name in _HUB_WEIGHTS:
+        (folder / name).unlink(missing_ok=True)
+    for path in list(folder.glob("tokenizer*.json")) + list(folder.glob("special_tokens_map.json")):
+        path.unlink()  # hard links to the verified download: write new files, never into those
+    tower.tokenizer.save_pretrained(str(folder))
+    return precision | {"format": TOWER_FORMAT, "text_tower": tower_record(tower.layout), "weights_dtype": np.dtype(dtype).name}
+
+
+def compact_tower(source: Path, target: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """Write the tower in ``source`` (any layout, e.g. a folder the user copied) into ``target`` in xmr's layout,
+    in float16 when that keeps its query vectors within ``FLOAT16_MIN_COSINE``; returns the precision record."""
+    tower = load_tower(source)
+    use_half, precision = _precision(tower, source)
     staging = Path(tempfile.mkdtemp(prefix=".partial-tower-", dir=target.parent))
     try:
         save_tower(tower, staging, record | precision, float16=use_half)

@@ -2,39 +2,36 @@
 
 A text-tower model is a text encoder + projection + tokenizer trained into the text space of one CLIP model
 (``image_model``), whose image tower it shares: searching an index built with that CLIP embeds no image. The
-CLIP is downloaded too when missing. After the download the tower is rewritten once in xmr's layout
-(``multilingual.compact_tower``): float16 weights when they keep the query vectors within cosine 0.9999 of
-float32 on the tower's own weights (checked then, recorded in ``xmr_model.json``), which halves the disk.
+CLIP is downloaded too when missing.
 
-Pinning: each entry may carry the hub ``revision`` and the ``sha256`` of the files it downloads; when present
-the download asks for that revision and refuses files whose digest differs.
+Downloads go through ``downloads.install_model`` like every model: under the model's lock, resumable, each file
+checked against the hub's listed SHA-256, the weights against ``weights_sha256`` when the entry pins a
+``revision`` (else against the first download's record). Its prepare step rewrites the tower once in xmr's
+layout (``multilingual.compact_in_place``): float16 weights when they keep the query vectors within cosine
+0.9999 of float32 on the tower's own weights (checked then, recorded in ``xmr_model.json``), which halves the
+disk; the hub's float32 ``tf_model.h5`` is not kept.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import shutil
-import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xmr_desktop.engine.loading import MODEL_MARKER, ensure_model
-from xmr_desktop.engine.registry import REGISTRY, resolve_model_argument
+from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, ensure_model
+from xmr_desktop.engine.registry import REGISTRY, ModelSpec, resolve_model_argument
 from xmr_desktop.engine.tower_files import TOWER_FORMAT
-from xmr_desktop.errors import ModelLoadError, ModelUnavailableError
+from xmr_desktop.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-_TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
-MCLIP_FILES = ["config.json", "tf_model.h5", *_TOKENIZER_FILES]
-SENTENCE_TRANSFORMERS_FILES = [
-    "config.json", "tf_model.h5", "vocab.txt", *_TOKENIZER_FILES, "modules.json", "sentence_bert_config.json",
-    "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors", "2_Dense/pytorch_model.bin",
-]
+# What a sentence-transformers tower needs beyond config, tokenizer and tf_model.h5 (which every model fetches).
+SENTENCE_TRANSFORMERS_FILES = (
+    "vocab.txt", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json", "2_Dense/config.json",
+    "2_Dense/model.safetensors", "2_Dense/pytorch_model.bin",  # the .bin is read as data (engine/torch_zip.py)
+)
 
 
 @dataclass(frozen=True)
@@ -46,44 +43,54 @@ class TextTowerSpec:
         hub_id: Hugging Face repository id.
         image_model: registry name of the CLIP whose image space it shares.
         dim: output size (equals the CLIP's).
-        files: what to download (hub paths).
-        download_mb: size of those files; stored_mb: on disk after compaction (float16).
+        download_mb: size of its files on the hub; stored_mb: on disk after compaction (float16).
         summary: one line for ``xmr models``.
-        revision: hub commit to download (None: the default branch).
-        sha256: expected digest per downloaded path (checked when given).
+        extra_files: repository files beyond config, tokenizer and ``tf_model.h5``.
+        revision: hub commit to download (None: the current one, recorded at the first download).
+        weights_sha256: SHA-256 of ``tf_model.h5`` at ``revision``.
     """
 
     name: str
     hub_id: str
     image_model: str
     dim: int
-    files: tuple[str, ...]
     download_mb: int
     stored_mb: int
     summary: str
+    extra_files: tuple[str, ...] = ()
     revision: str | None = None
-    sha256: Mapping[str, str] = field(default_factory=dict)
+    weights_sha256: str | None = None
 
     @property
     def folder_name(self) -> str:
         return self.hub_id.replace("/", "--")
 
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The download as ``downloads.install_model`` takes it (both published layouts ship ``tf_model.h5``)."""
+        return ModelSpec(self.name, self.hub_id, self.dim, "tf_h5", summary=self.summary, revision=self.revision,
+                         weights_sha256=self.weights_sha256, download_bytes=self.download_mb * 1_000_000,
+                         extra_files=self.extra_files)
 
+
+# Not pinned yet: no public record of these repositories' commits and tf_model.h5 digests could be checked from
+# the machines this was built on. Until they are, the first download's commit and digests are recorded and
+# every later download must match them (integrity.record_trust), and every file must match the hub's listing.
 TEXT_TOWERS: dict[str, TextTowerSpec] = {
     spec.name: spec
     for spec in (
         TextTowerSpec(
-            "mclip-b32", "M-CLIP/XLM-Roberta-Large-Vit-B-32", "openai-b32", 512, tuple(MCLIP_FILES), 2240, 1120,
+            "mclip-b32", "M-CLIP/XLM-Roberta-Large-Vit-B-32", "openai-b32", 512, 2240, 1120,
             "XLM-R large distilled into OpenAI B/32's text space; 100 languages (XTD10 zh R@10 89.3)",
         ),
         TextTowerSpec(
-            "mclip-l14", "M-CLIP/XLM-Roberta-Large-Vit-L-14", "openai-l14", 768, tuple(MCLIP_FILES), 2240, 1120,
+            "mclip-l14", "M-CLIP/XLM-Roberta-Large-Vit-L-14", "openai-l14", 768, 2240, 1120,
             "XLM-R large distilled into OpenAI L/14's text space; best quality (XTD10 zh R@10 89.7), slow image tower",
         ),
         TextTowerSpec(
-            "multilingual-b32-small", "sentence-transformers/clip-ViT-B-32-multilingual-v1", "openai-b32", 512,
-            tuple(SENTENCE_TRANSFORMERS_FILES), 539, 270,
+            "multilingual-b32-small", "sentence-transformers/clip-ViT-B-32-multilingual-v1", "openai-b32", 512, 539, 270,
             "multilingual DistilBERT in OpenAI B/32's text space; 4x smaller, weaker in Chinese (XTD zh R@1 31.0)",
+            extra_files=SENTENCE_TRANSFORMERS_FILES,
         ),
     )
 }
@@ -104,57 +111,24 @@ def tower_folder(spec: TextTowerSpec, models_dir: Path) -> tuple[Path, bool]:
     return target, (target / MODEL_MARKER).is_file()
 
 
-def ensure_text_tower(
-    spec: TextTowerSpec, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None
-) -> tuple[Path, Any]:
-    """``(tower folder, the bound CLIP's ModelFiles)``, downloading (and compacting) whichever is missing."""
-    clip_files = ensure_model(resolve_model_argument(spec.image_model, models_dir), models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
+def ensure_text_tower(spec: TextTowerSpec, models_dir: Path, **download: Any) -> tuple[Path, ModelFiles]:
+    """``(tower folder, the bound CLIP's ModelFiles)``, downloading whichever is missing.
+
+    ``download`` goes to ``downloads.install_model`` for both (``endpoint``, ``tqdm_class``, ``on_stage``,
+    ``on_transfer``).
+    """
+    from xmr_desktop.engine.downloads import install_model
+    from xmr_desktop.engine.multilingual import compact_in_place
+
+    clip_files = ensure_model(resolve_model_argument(spec.image_model, models_dir), models_dir, **download)
     target, on_disk = tower_folder(spec, models_dir)
     if not on_disk:
-        _download(spec, target, clip_files.model_id, endpoint=endpoint, tqdm_class=tqdm_class)
+        def prepare(ready: Path, on_stage: Any) -> dict[str, Any]:
+            extras = compact_in_place(ready)
+            return extras | {"image_model": spec.image_model, "bound_image_model_id": clip_files.model_id}
+
+        install_model(spec.model_spec, models_dir, prepare=prepare, **download)
     return target, clip_files
-
-
-def _download(spec: TextTowerSpec, target: Path, image_model_id: str, *, endpoint: str | None, tqdm_class: Any) -> None:
-    from huggingface_hub import snapshot_download
-
-    from xmr_desktop.engine.multilingual import compact_tower
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".partial-{spec.folder_name}-", dir=target.parent))
-    try:
-        log.info("downloading text tower %s from the Hugging Face hub into %s", spec.hub_id, target)
-        try:
-            fetched = Path(snapshot_download(
-                spec.hub_id, revision=spec.revision, allow_patterns=list(spec.files), local_dir=staging / "download",
-                endpoint=endpoint, tqdm_class=tqdm_class, etag_timeout=15,
-            ))
-        except (OSError, ValueError) as error:
-            reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-            raise ModelUnavailableError(
-                f"text tower '{spec.name}' is not on disk ({target}) and could not be downloaded ({reason}). "
-                f"Connect to the internet once, or download '{spec.hub_id}' elsewhere and pass its folder with --model"
-            ) from error
-        verify_sha256(fetched, spec.sha256)
-        record = {"name": spec.name, "hub_id": spec.hub_id, "revision": spec.revision, "image_model": spec.image_model,
-                  "image_model_id": image_model_id}
-        compact_tower(fetched, target, record)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def verify_sha256(directory: Path, expected: Mapping[str, str]) -> None:
-    """Raise ModelUnavailableError when a downloaded file's SHA-256 is not the pinned one."""
-    for relative, digest in expected.items():
-        path = directory / relative
-        if not path.is_file():
-            raise ModelUnavailableError(f"the download lacks {relative}, which its pinned revision has")
-        actual = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                actual.update(block)
-        if actual.hexdigest() != digest.lower():
-            raise ModelUnavailableError(f"{relative} does not match its pinned SHA-256 (got {actual.hexdigest()[:16]}…)")
 
 
 def bound_image_model(directory: Path, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None) -> Any:
@@ -171,7 +145,8 @@ def bound_image_model(directory: Path, models_dir: Path, *, endpoint: str | None
             f"{', '.join(TEXT_TOWERS)} or a model saved by `xmr finetune --recipe distill`"
         )
     files = ensure_model(resolve_model_argument(str(image_model), models_dir), models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
-    recorded = record.get("image_model_id")
+    # Not "image_model_id": in a downloaded tower's marker that names the tower's own download (downloads._marker).
+    recorded = record.get("bound_image_model_id")
     if recorded and recorded != files.model_id:
         raise ModelLoadError(
             f"the text tower in {directory} was made for image space {recorded}, but '{image_model}' is now "
@@ -209,4 +184,4 @@ def describe(spec: TextTowerSpec) -> str:
 
 
 __all__ = ["TEXT_TOWERS", "TOWER_FORMAT", "TextTowerSpec", "bound_image_model", "describe", "ensure_text_tower",
-           "is_text_tower_folder", "text_tower_spec", "tower_folder", "verify_sha256"]
+           "is_text_tower_folder", "text_tower_spec", "tower_folder"]

@@ -358,6 +358,7 @@ def _save(tower: Any, teacher: Any, target: Path, name: str, student: Any, cfg: 
             "recipe": "distill",
             "image_model": _image_model_argument(clip, target.parent),
             "image_model_id": teacher.model_id,
+            "bound_image_model_id": teacher.model_id,
             "teacher": {"name": getattr(teacher, "name", ""), "model_id": teacher.model_id, "directory": str(getattr(teacher, "directory", ""))},
             "student": {"source": str(student) if not hasattr(student, "text_fn") else "(given tower)",
                         "model_type": tower.layout.encoder_config.get("model_type")},

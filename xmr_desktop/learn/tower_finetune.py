@@ -147,6 +147,7 @@ def _save(embedder: Any, target: Path, name: str, cfg: Any, train: PairSet, val:
             "recipe": "lit",
             "image_model": base_record.get("image_model") or str(Path(embedder.image_model.directory).resolve()),
             "image_model_id": embedder.model_id,
+            "bound_image_model_id": embedder.model_id,
             "base_model": embedder.name,
             "base_dir": str(embedder.directory),
             "tuned": asdict(cfg) | {"best_epoch": best_epoch},
