@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from xmr_desktop.engine.preprocess import ImageSpec
-from xmr_desktop.learn.concepts import ConceptExpander, check_name, query_vector
+from xmr_desktop.learn.concepts import ConceptExpander, check_name
 from xmr_desktop.learn.learn_db import StoredConcept
 from xmr_desktop.search.language import ENGLISH_TOWER, MULTILINGUAL_TOWER, RoutedEmbedder, detect_tower, tower_for
 
@@ -58,7 +58,10 @@ def test_the_setting_overrides_detection() -> None:
 def test_each_term_of_a_query_routes_on_its_own() -> None:
     english, multi = RecordingTower("openai-b32", 0), RecordingTower("mclip-b32", 1)
     routed = RoutedEmbedder(multi, english, "auto")
-    vector = query_vector("dog + 雪山日落 - 2:Katze im Schnee", None, lambda text: routed.embed_texts([text])[0])
+    from xmr_desktop.search.searcher import Searcher
+
+    # The searcher sends the plain text terms to the embedder in one batch; each row routes on its own.
+    vector = Searcher(None, routed).query_vector("dog + 雪山日落 - 2:Katze im Schnee")  # type: ignore[arg-type]
     assert english.asked == ["dog"] and multi.asked == ["雪山日落", "Katze im Schnee"]
     # dog (+1 on axis 0), 雪山日落 (+1) and Katze (-2) on axis 1: the weights reached the right rows.
     np.testing.assert_allclose(vector, np.array([1, -1, 0, 0, 0, 0, 0, 0]) / np.sqrt(2), atol=1e-6)
@@ -94,7 +97,7 @@ def test_concept_names_in_chinese_are_found_inside_unspaced_text_and_the_rest_ro
 
 
 def test_searcher_uses_the_routed_embedder_unchanged(tmp_path: Path) -> None:
-    from xmr_desktop.library.store import Store
+    from xmr_desktop.library.store import Embedded, Store
     from xmr_desktop.search.searcher import Searcher
 
     english, multi = RecordingTower("clip", 0), RecordingTower("multi", 1)
@@ -103,8 +106,11 @@ def test_searcher_uses_the_routed_embedder_unchanged(tmp_path: Path) -> None:
         folder = store.add_folder(str(tmp_path / "photos"))
         paths = [os.path.join(folder.path, f"{i}.jpg") for i in range(3)]
         store.record_scan(folder.id, [(p, 1000 + i, 2_000_000_000 * (i + 1)) for i, p in enumerate(paths)], [])
-        ids = {r.path: r.id for r in store.pending("shared-image-space")}
-        store.commit_batch("shared-image-space", [(ids[p], bytes([i + 1]), 40, 30, v) for i, (p, v) in enumerate(zip(paths, vectors))], [])
+        records = {r.path: r for r in store.pending("shared-image-space")}
+        store.commit_batch("shared-image-space", [
+            Embedded(records[p].id, records[p].size, records[p].mtime_ns, bytes([i + 1]), 40, 30, v)
+            for i, (p, v) in enumerate(zip(paths, vectors))
+        ], [])
         searcher = Searcher(store, RoutedEmbedder(multi, english, "auto"))
         assert searcher.search("红色的车", top_k=1)[0].path == paths[1]  # the multilingual tower's direction
         assert searcher.search("a red car", top_k=1)[0].path == paths[0]
