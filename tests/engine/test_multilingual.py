@@ -15,6 +15,8 @@ from multilingual_models import make_tiny_mclip, make_tiny_sentence_transformer
 from xmr_desktop.engine.tower_files import KNOWN_BASES, read_layout, tower_kind
 from xmr_desktop.errors import ModelLoadError
 
+pytestmark = pytest.mark.slow  # builds TF encoders and tiny checkpoints: tens of seconds on 2 cores
+
 TEXTS = ["a red circle", "a blue square", "一个红色的圆形", "一个蓝色的正方形", "Oma mit dem roten Fahrrad", "猫 狗", "a cat"]
 
 

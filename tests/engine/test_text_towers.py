@@ -19,6 +19,9 @@ from xmr_desktop.engine.text_towers import TEXT_TOWERS, ensure_text_tower, tower
 from xmr_desktop.errors import ModelIntegrityError, ModelLoadError, ModelUnavailableError
 
 
+pytestmark = pytest.mark.slow  # builds TF encoders and tiny checkpoints: tens of seconds on 2 cores
+
+
 def test_every_tower_is_bound_to_a_registered_clip_of_its_size() -> None:
     assert {n: (s.hub_id, s.image_model) for n, s in TEXT_TOWERS.items()} == {
         "mclip-b32": ("M-CLIP/XLM-Roberta-Large-Vit-B-32", "openai-b32"),

@@ -40,6 +40,7 @@ def test_parallel_csv_rows_are_validated_with_the_row_named(tmp_path: Path) -> N
         read_parallel_csv(tmp_path / "latin1.csv")
 
 
+@pytest.mark.slow  # trains a tiny CLIP and a student: about a minute on 2 cores
 def test_student_distilled_from_an_english_teacher_finds_chinese_captions(tmp_path: Path, trained_model_dir: Path) -> None:
     items = synthetic_shapes.all_items()
     rows = bilingual_caption_rows(items)

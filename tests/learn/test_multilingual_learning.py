@@ -43,6 +43,7 @@ def setup(tmp_path: Path, trained_model_dir: Path):
     return embedder, clip, read_pairs(tmp_path / "photos" / "pairs.csv")
 
 
+@pytest.mark.slow  # trains a tiny CLIP and a student: about a minute on 2 cores
 def test_eval_lit_and_concepts_work_with_a_text_tower_model(tmp_path: Path, setup) -> None:
     from xmr_desktop.learn.concepts import teach_concept
     from xmr_desktop.learn.evaluate import evaluate
