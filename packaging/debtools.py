@@ -28,8 +28,12 @@ import compileall
 import os
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (Ubuntu 22.04's system Python): briefcase brings tomli there
+    import tomli as tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
