@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
 
-    from xmr_desktop.learn.concepts import ConceptExpander, prototype, query_vector
+    from xmr_desktop.learn.concepts import ConceptExpander, prototype
+    from xmr_desktop.search.searcher import Searcher
     from xmr_desktop.learn.contrastive import ContrastiveConfig
     from xmr_desktop.learn.evaluate import evaluate
     from xmr_desktop.learn.finetune import FinetuneConfig, finetune_text
@@ -104,13 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     pool, _, _ = image_vectors(pool_paths, base, cache=db)
     taught, _, _ = image_vectors(teach, base, cache=db)
     queries = run.concept_queries(data["crosses"])
-    embed = lambda text: base.embed_texts([text])[0]  # noqa: E731
     concept = StoredConcept("Rex", base.model_id, prototype(taught), [str(p) for p in teach], 0.0)
     concept_rows: list[tuple[str, dict]] = []
-    concept_rows.append(("text only (name unknown)", run.score_concepts({q: query_vector(q, None, embed) for _, q, _ in queries}, pool, queries)))
+    concept_rows.append(("text only (name unknown)", run.score_concepts({q: Searcher(None, base).query_vector(q) for _, q, _ in queries}, pool, queries)))
     for weight in (0.3, 0.5, 0.7, 0.85):
         expander = ConceptExpander([concept], weight)
-        vectors = {q: query_vector(q, expander, embed) for _, q, _ in queries}
+        searcher = Searcher(None, base, concepts=expander)  # text queries need no index
+        vectors = {q: searcher.query_vector(q) for _, q, _ in queries}
         concept_rows.append((f"prototype mix w={weight}", run.score_concepts(vectors, pool, queries)))
     encoder = TokenTextEncoder(base)
     negatives = image_vectors(b_train.images[:256], base, cache=db)[0]

@@ -55,6 +55,11 @@ class ClipEmbedder:
                 log.info("loaded model %s (%s, %d-d) on %s", self.name, self.directory, self.dim, self.device)
         return self
 
+    @property
+    def loaded(self) -> bool:
+        """Whether TensorFlow and the weights are loaded (asking for ``device`` or ``dim`` loads them)."""
+        return self._loaded is not None
+
     @cached_property
     def image_spec(self) -> ImageSpec:
         """Read from the model's files, so photos can be decoded while TensorFlow is still loading."""

@@ -134,30 +134,6 @@ class ConceptExpander:
         return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
 
 
-def query_vector(query: str, expander: ConceptExpander | None, embed_text: Callable[[str], np.ndarray],
-                 image_vector: Callable[[str], np.ndarray] | None = None) -> np.ndarray:
-    """A whole query in xmr's syntax as one vector, concepts included: what ``Searcher._rank`` computes.
-
-    Kept here so the concept path is tested end to end with the real parser and ``combine``.
-    """
-    from xmr_desktop.search.query import combine, parse_query
-
-    pairs = []
-    for term in parse_query(query):
-        vector = None
-        if term.kind == "text" and expander:
-            vector = expander.term_vector(term.value, embed_text)
-        if vector is None:
-            if term.kind == "image":
-                if image_vector is None:
-                    raise XmrError("image terms need an image_vector function")
-                vector = image_vector(term.value)
-            else:
-                vector = embed_text(term.value)
-        pairs.append((term.weight, vector))
-    return combine(pairs)
-
-
 def load_expander(data_dir: Path, model_id: str, weight: float = MIX_WEIGHT) -> ConceptExpander | None:
     """The concepts of ``model_id``'s image space, or None when there are none (no database is created)."""
     from xmr_desktop.learn.learn_db import LEARN_DB_NAME

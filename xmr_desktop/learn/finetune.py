@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ import numpy as np
 
 from xmr_desktop.engine.loading import write_model_marker
 from xmr_desktop.engine.registry import REGISTRY
+from xmr_desktop.engine.staging import staged_model_folder
 from xmr_desktop.engine.tf_runtime import tensorflow
 from xmr_desktop.errors import XmrError
 from xmr_desktop.learn.contrastive import caption_text_ids, multi_positive_loss
@@ -219,10 +219,12 @@ def _save(
     after: RetrievalMetrics,
     best_epoch: int,
 ) -> Path:
-    """Write a complete model folder atomically: weights, tokenizer, preprocessor config, then the marker."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=target.parent))
-    try:
+    """Write a complete model folder atomically: weights, tokenizer, preprocessor config, then the marker.
+
+    Under the model's lock, in an owned staging folder (``engine.staging``): a download or another save of the
+    same name never interleaves, and a crash leaves a folder the next start recognises as stale.
+    """
+    with staged_model_folder(target, purpose="finetune") as staging:
         embedder.model.save_pretrained(str(staging))
         embedder.tokenizer.save_pretrained(str(staging))
         base_dir = Path(embedder.directory)
@@ -240,10 +242,6 @@ def _save(
             metrics={"val_before": before.to_json(), "val_after": after.to_json()},
             created=time.time(),
         )
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("saved the tuned model %s in %s", name, target)
     return target
 
