@@ -13,7 +13,7 @@
 ``python packaging/debtools.py compile ROOT``
     Compile the bundle's Python files to bytecode, as pip does on install. Briefcase removes every
     __pycache__, and the installed package cannot write one (root owns /usr): without them each start
-    compiles TensorFlow's and transformers' Python modules again, which doubled their import time here.
+    compiles TensorFlow's and transformers' Python modules again (their imports took 2.1x as long here).
 ``python packaging/debtools.py libraries ROOT``
     Run ``ldd`` on every shared library and program of the package; print the ones that need a library
     neither the package nor this system has (a missing Debian dependency, or a plugin to leave out).
@@ -29,12 +29,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10 (Ubuntu 22.04's system Python): briefcase brings tomli there
     import tomli as tomllib
-from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 APP_NAME = "xmr-desktop"
