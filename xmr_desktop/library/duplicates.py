@@ -3,7 +3,8 @@ burst) and similar (the same place at another moment), each group with a suggest
 
 1. Candidates: pairs whose image vectors have cosine ≥ ``similar_cosine`` (``near_pairs``: no all-pairs matrix).
 2. Each candidate pair is confirmed by a perceptual hash (``photo_hash``): at most ``same_shot_bits`` of 64 bits
-   apart is the same shot; byte-identical files need no hash. Only photos in candidate pairs are decoded.
+   apart, with colours no further apart than a light edit, is the same shot; byte-identical files need no hash.
+   Only photos in candidate pairs are decoded.
 3. Same-shot groups are connected components of confirmed pairs (a burst chains frame to frame). Similar groups
    join distinct shots (a same-shot group counts once, by its keeper) only where every pair of them is a candidate,
    so "all beach photos" never chain into one group.
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from xmr_desktop.library.near_pairs import near_pairs
-from xmr_desktop.library.photo_hash import PerceptualHasher, PhotoHash, distance
+from xmr_desktop.library.photo_hash import PerceptualHasher, PhotoHash, distance, same_shot
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ def _same_shot(first: Photo, second: Photo, hash_of: Callable[[int], PhotoHash |
     if first.content_hash is not None and first.content_hash == second.content_hash:
         return True  # byte-identical: nothing to decode
     ha, hb = hash_of(a), hash_of(b)
-    return ha is not None and hb is not None and distance(ha, hb) <= bits
+    return ha is not None and hb is not None and same_shot(ha, hb, bits)
 
 
 def keeper_order(photo: Photo, date_taken: Callable[[Photo], float | None]) -> tuple:

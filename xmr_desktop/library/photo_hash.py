@@ -4,8 +4,10 @@ Two 64-bit DCT hashes (``imagehash.phash``) of the upright, greyscale photo: of 
 (``CENTRE`` of each side). Re-encoding, resizing and light colour edits keep the whole-photo hashes within a few
 bits; a copy cropped by a few percent is close to the original's centre instead, so :func:`distance` takes the
 best of whole-vs-whole and centre-vs-whole either way. Another frame of the same place flips about half the bits.
-A photo with almost no detail (a flat sky, a blank page) has no reliable hash: its hash is None, so it is never
-confirmed as the same shot by the hash.
+The hash sees only brightness, so a colour variant of one picture (the same design in blue and in green) would
+pass; each photo also keeps the mean colour of its four quarters, and :func:`colour_shift` must stay within
+``MAX_COLOUR_SHIFT`` too. A photo with almost no detail (a flat sky, a blank page) has no reliable hash: its
+hash is None, so it is never confirmed as the same shot by the hash.
 Photos are decoded with the indexer's safe decoder (size cap, JPEG draft mode at 1/8 scale, EXIF orientation),
 and hashes are cached by (path, size, modification time) so a second search for duplicates decodes nothing.
 """
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 HASH_BITS = 64
 # The centre hash covers this share of each side: the original's centre matches a copy cropped by ~4% a side.
 CENTRE = 0.92
+# The largest move of a quarter's mean colour (RGB distance, 0-255 scale) that is still a light edit: ±12%
+# brightness, contrast and saturation move it by up to ~45 (measured in benchmarks/duplicates); recoloured
+# variants of one design (blue vs green) by well over 100.
+MAX_COLOUR_SHIFT = 60.0
 # Greyscale standard deviation (0-255) at 32×32 below which a photo is too flat to hash.
 MIN_DETAIL = 3.0
 # phash reduces the photo to 32×32 first: decoding at 128 px (JPEG draft) keeps the centre crop as sharp.
@@ -42,10 +48,12 @@ class PhotoHash:
     Attributes:
         whole: phash of the whole photo.
         centre: phash of its centre ``CENTRE`` × ``CENTRE``.
+        colours: mean RGB of its four quarters (top left, top right, bottom left, bottom right), 12 values 0-255.
     """
 
     whole: int
     centre: int
+    colours: tuple[int, ...] = ()
 
 
 def hamming(a: int, b: int) -> int:
@@ -57,6 +65,19 @@ def distance(a: PhotoHash, b: PhotoHash) -> int:
     """How far apart two photos are, forgiving a small crop of either: the least of whole-vs-whole and
     centre-vs-whole both ways."""
     return min(hamming(a.whole, b.whole), hamming(a.centre, b.whole), hamming(a.whole, b.centre))
+
+
+def colour_shift(a: PhotoHash, b: PhotoHash) -> float:
+    """The largest RGB distance between the mean colours of corresponding quarters (0 when unknown)."""
+    if len(a.colours) != 12 or len(b.colours) != 12:
+        return 0.0
+    diff = np.asarray(a.colours, np.float32).reshape(4, 3) - np.asarray(b.colours, np.float32).reshape(4, 3)
+    return float(np.sqrt((diff**2).sum(axis=1)).max())
+
+
+def same_shot(a: PhotoHash, b: PhotoHash, bits: int) -> bool:
+    """Whether two hashed photos are the same shot: hashes within ``bits`` and colours within a light edit."""
+    return distance(a, b) <= bits and colour_shift(a, b) <= MAX_COLOUR_SHIFT
 
 
 class PerceptualHasher:
@@ -110,4 +131,5 @@ def hash_image(image: Image.Image) -> PhotoHash | None:
     w, h = grey.size
     mx, my = w * (1 - CENTRE) / 2, h * (1 - CENTRE) / 2
     centre = grey.crop((round(mx), round(my), round(w - mx), round(h - my)))
-    return PhotoHash(int(str(imagehash.phash(grey)), 16), int(str(imagehash.phash(centre)), 16))
+    quarters = np.asarray(image.convert("RGB").resize((2, 2), Image.Resampling.BOX), np.uint8).reshape(-1)
+    return PhotoHash(int(str(imagehash.phash(grey)), 16), int(str(imagehash.phash(centre)), 16), tuple(int(v) for v in quarters))
