@@ -97,3 +97,18 @@ def pixel_vectors(paths: list[Path]) -> np.ndarray:
         with Image.open(path) as image:
             rows.append(pixel_vector(image))
     return np.stack(rows)
+
+
+def planted_vectors(n: int, dim: int = 64, seed: int = 0, noise: float = 0.35) -> tuple[np.ndarray, set[tuple[int, int]]]:
+    """Clustered unit vectors (groups of ~50 alike, as photo embeddings are) with n/50 planted near-copies.
+
+    A copy is its original plus Gaussian noise of ``noise`` per value: cosine about 0.97 to it (0.35), about
+    what CLIP gives a re-encoded photo. Returns float16 rows and the planted ``(i, j)`` pairs, ``i < j``.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(1, n // 50), dim)).astype(np.float32)
+    x = centres[rng.integers(0, len(centres), n)] + rng.normal(size=(n, dim)).astype(np.float32)
+    pairs = rng.permutation(n)[: 2 * (n // 50)].reshape(-1, 2)
+    x[pairs[:, 1]] = x[pairs[:, 0]] + noise * rng.normal(size=(len(pairs), dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float16), {(min(a, b), max(a, b)) for a, b in pairs.tolist()}

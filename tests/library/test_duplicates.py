@@ -141,19 +141,8 @@ def test_vectors_must_match_the_photos() -> None:
 # --- the pair search ---------------------------------------------------------------------------------------
 
 
-def planted(n: int, seed: int = 0) -> tuple[np.ndarray, set[tuple[int, int]]]:
-    """Clustered unit vectors (like photo embeddings) with n/50 planted near-copies at cosine ~0.95."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(max(1, n // 50), 64)).astype(np.float32)
-    x = centres[rng.integers(0, len(centres), n)] + rng.normal(size=(n, 64)).astype(np.float32)
-    pairs = rng.permutation(n)[: 2 * (n // 50)].reshape(-1, 2)
-    x[pairs[:, 1]] = x[pairs[:, 0]] + 0.1 * rng.normal(size=(len(pairs), 64)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return x.astype(np.float16), {(min(a, b), max(a, b)) for a, b in pairs.tolist()}
-
-
 def test_exact_pair_search_matches_a_full_comparison() -> None:
-    x, _ = planted(600)
+    x, _ = dp.planted_vectors(600)
     found = near_pairs(x, 0.9)
     full = x.astype(np.float32) @ x.astype(np.float32).T
     expected = {(i, j) for i, j in zip(*np.nonzero(full >= 0.9)) if i < j}
@@ -162,7 +151,7 @@ def test_exact_pair_search_matches_a_full_comparison() -> None:
 
 
 def test_clustered_pair_search_finds_the_planted_copies() -> None:
-    x, copies = planted(6000, seed=1)
+    x, copies = dp.planted_vectors(6000, seed=1)
     exact = near_pairs(x, 0.9, exact_up_to=10**9)
     clustered = near_pairs(x, 0.9, exact_up_to=1000)
     exact_set = set(zip(exact.first.tolist(), exact.second.tolist()))
