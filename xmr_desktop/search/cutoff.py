@@ -47,7 +47,7 @@ LAMBDA = 0.19
 GAP = 0.05
 # Lowering the cut from λR to 3λR below the best admitting more than this many times the photos: a tail, no match.
 SATURATION = 30.0
-_STRICTNESS_STEPS = np.linspace(0.0, 1.0, 21)
+_STRICTNESS_STEPS = np.linspace(0.0, 1.0, 11)
 STRONG = "strong"
 WEAK = "weak"
 Match = Literal["strong", "weak"]
