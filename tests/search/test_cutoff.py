@@ -95,3 +95,32 @@ def test_stats_from_the_search_index_and_labelled_results() -> None:
 def test_an_empty_result_list_has_no_strong_match() -> None:
     stats = LibraryStats.from_vectors(np.zeros((0, 2), np.float32))
     assert decide_cutoff([], QUERY, stats).strong == 0
+
+
+def test_annotate_marks_and_explains_what_search_returns_and_date_order_keeps_strong_first() -> None:
+    from xmr_desktop.search.annotate import annotate, by_date
+    from xmr_desktop.search.explain import MatchReason, breakdown_query, plain_pieces
+    from xmr_desktop.search.query import parse_query
+
+    # 3-d photos: a "red" axis, a "round" axis and everything else; 40 red round photos among 2000 others.
+    rng = np.random.default_rng(2)
+    others = rng.normal([0.1, 0.1, 1.0], 0.15, size=(2000, 3))
+    matches = rng.normal([1.0, 0.8, 0.2], 0.03, size=(40, 3))
+    vectors = np.vstack([others, matches]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(vectors, np.arange(2040))
+    stats = LibraryStats.from_index(index)
+    words = {"red": np.array([1.0, 0, 0], np.float32), "round": np.array([0, 1.0, 0], np.float32)}
+    query = breakdown_query(parse_query("red + round", image_exists=lambda _: False), plain_pieces(words.__getitem__, None))
+    hits = index.top_k(query.vector, 1000)
+    shown = hits[:50]
+    results = [SearchResult(f"/p/{i}.jpg", s, 1, float(1000 - n)) for n, (i, s) in enumerate(shown)]
+    keyword = MatchReason("keyword", "red", field="file name")
+    marked, cutoff = annotate(results, [i for i, _ in shown], hits, query, index, stats, other_reasons={shown[0][0]: [keyword]})
+    assert cutoff.strong == 40 and {i for i, _ in shown[:40]} == set(range(2000, 2040))
+    assert [r.match for r in marked] == ["strong"] * 40 + ["weak"] * 10
+    assert [r.kind for r in marked[0].reasons] == ["term", "term", "keyword"]
+    assert marked[0].reasons[0].share > 0 and marked[0].reasons[1].share > 0
+    dated = by_date(marked)
+    assert [r.match for r in dated] == ["strong"] * 40 + ["weak"] * 10
+    assert [r.mtime for r in dated[:40]] == sorted(r.mtime for r in marked[:40])
