@@ -18,6 +18,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ def _without_unspaced_filler(text: str) -> str:
     for filler in _UNSPACED_FILLER:
         text = text.replace(filler, " ")
     return text
+
+
+@dataclass(frozen=True)
+class TermPiece:
+    """One ingredient of a query term's vector: a concept's prototype or the term's remaining words.
+
+    Attributes:
+        kind: ``"concept"`` or ``"text"``.
+        label: the concept's name, or the remaining words.
+        coefficient: its multiplier in the term's (unnormalised) mix.
+        vector: the prototype, or the unit text vector.
+    """
+
+    kind: str
+    label: str
+    coefficient: float
+    vector: np.ndarray
 
 
 def check_name(name: str) -> str:
@@ -132,11 +150,20 @@ class ConceptExpander:
     def __bool__(self) -> bool:
         return bool(self.concepts)
 
-    def mentioned(self, text: str) -> list[StoredConcept]:
-        return [c for pattern, c in self._patterns if pattern.search(text)]
-
     def term_vector(self, text: str, embed_text: Callable[[str], np.ndarray]) -> np.ndarray | None:
         """The vector for a text term, or None when it names no concept (then embed it as usual)."""
+        pieces = self.term_pieces(text, embed_text)
+        if pieces is None:
+            return None
+        mixed = sum(piece.coefficient * piece.vector for piece in pieces)
+        return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
+
+    def term_pieces(self, text: str, embed_text: Callable[[str], np.ndarray]) -> list[TermPiece] | None:
+        """What ``term_vector`` mixes, before its final normalisation: each concept's prototype and the rest's text.
+
+        None when ``text`` names no concept. ``term_vector`` is the normalised sum of ``coefficient * vector``;
+        explanations use the pieces to say how much of a match came from the name and how much from the words.
+        """
         found: list[StoredConcept] = []
         rest = text
         for pattern, concept in self._patterns:
@@ -145,14 +172,17 @@ class ConceptExpander:
                 rest = pattern.sub(" ", rest)
         if not found:
             return None
-        proto = prototype(np.stack([c.prototype for c in found]))
+        # The prototype of several names is the normalised mean of theirs: each name's share of it, unnormalised.
+        units = [np.asarray(c.prototype, np.float32) / max(float(np.linalg.norm(c.prototype)), 1e-12) for c in found]
+        scale = 1.0 / (len(found) * max(float(np.linalg.norm(np.mean(units, axis=0))), 1e-12))
         words = re.findall(r"[\w']+", _without_unspaced_filler(rest).lower())
         if all(word in _FILLER for word in words):
-            return proto
-        text_vector = np.asarray(embed_text(" ".join(rest.split())), dtype=np.float32)
+            return [TermPiece("concept", c.name, scale, unit) for c, unit in zip(found, units)]
+        rest_text = " ".join(rest.split())
+        text_vector = np.asarray(embed_text(rest_text), dtype=np.float32)
         text_vector = text_vector / max(float(np.linalg.norm(text_vector)), 1e-12)
-        mixed = (1.0 - self.weight) * text_vector + self.weight * proto
-        return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
+        pieces = [TermPiece("concept", c.name, self.weight * scale, unit) for c, unit in zip(found, units)]
+        return pieces + [TermPiece("text", rest_text, 1.0 - self.weight, text_vector)]
 
 
 def load_expander(data_dir: Path, model_id: str, weight: float = MIX_WEIGHT) -> ConceptExpander | None:
