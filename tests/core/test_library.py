@@ -76,9 +76,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     counts = {"decoded": 0, "pending_queries": 0, "count_queries": 0}
     real_load, real_pending, real_counts = pipeline.load_for_embedding, Store.pending, Store.folder_counts
 
-    def load(*args: Any) -> Any:
+    def load(*args: Any, **kwargs: Any) -> Any:
         counts["decoded"] += 1
-        return real_load(*args)
+        return real_load(*args, **kwargs)
 
     def pending(self: Store, *args: Any, **kwargs: Any) -> Any:
         counts["pending_queries"] += 1
