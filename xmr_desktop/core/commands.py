@@ -77,9 +77,20 @@ class Rescan(Command):
 @dataclass(frozen=True)
 class IndexNow(Command):
     """Add ``paths`` as folders (empty: every known folder), scan them and index until nothing is pending
-    -> ``IndexReport``. Progress arrives as events meanwhile."""
+    -> ``IndexReport``: photos embedded, their metadata read, and the text read in them (``ocr``: "off",
+    "documents" or "all" first sets what is read, for this index from now on; None keeps it). Progress
+    arrives as events meanwhile."""
 
     paths: tuple[str, ...] = ()
+    ocr: str | None = None
+
+
+@dataclass(frozen=True)
+class SetOcrMode(Command):
+    """Read text in photos ("off", "documents" or "all") from now on, kept in the index -> ``None``.
+    XmrError when Tesseract is not installed for a mode that reads."""
+
+    mode: str
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ REMOTE_COMMANDS: dict[str, type[c.Command]] = {
     cls.__name__: cls
     for cls in (
         c.Search, c.FindSimilar, c.AddFolder, c.RemoveFolder, c.PauseFolder, c.Rescan, c.IndexNow,
-        c.TeachConcept, c.ForgetConcept, c.ListConcepts, c.GetStatus, c.ListSkipped,
+        c.SetOcrMode, c.TeachConcept, c.ForgetConcept, c.ListConcepts, c.GetStatus, c.ListSkipped,
     )
 }
 
@@ -89,7 +89,7 @@ def decode_result(command: c.Command, data: Any) -> Any:
         if isinstance(command, c.GetStatus):
             return LibraryStatus(
                 [_folder(f) for f in data["folders"]], ModelInfo(**data["model"]), data["activity"],
-                dict(data["paths"]), data["served_by"],
+                dict(data["paths"]), data["served_by"], str(data.get("ocr", "off")), str(data.get("ocr_problem", "")),
             )
         if isinstance(command, c.ListSkipped):
             return [(str(p), str(r)) for p, r in data]
@@ -118,7 +118,9 @@ def _folder(data: dict[str, Any]) -> FolderInfo:
 
 
 def _report(data: dict[str, Any]) -> IndexReport:
-    report = IndexReport(**{k: v for k, v in data.items() if k not in ("scan_errors", "skipped_files")})
+    lists = ("scan_errors", "skipped_files", "absorbed")
+    report = IndexReport(**{k: v for k, v in data.items() if k not in lists})
+    report.absorbed = [(str(p), str(r)) for p, r in data.get("absorbed", [])]
     report.scan_errors = [(str(p), str(r)) for p, r in data.get("scan_errors", [])]
     report.skipped_files = [(str(p), str(r)) for p, r in data.get("skipped_files", [])]
     return report

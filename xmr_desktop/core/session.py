@@ -21,8 +21,10 @@ from xmr_desktop.core.state import ConceptInfo, LibraryStatus, ModelInfo
 from xmr_desktop.engine.protocol import Embedder
 from xmr_desktop.errors import UnknownFolderError, XmrError
 from xmr_desktop.library.photo_paths import normalise_folder
+from xmr_desktop.library.photo_facts import FactWriter, MetadataBackfill
 from xmr_desktop.library.pipeline import IndexPipeline
 from xmr_desktop.library.store import AddedFolder, Store
+from xmr_desktop.metadata.place_lookup import PlaceLookup
 from xmr_desktop.search.searcher import Searcher
 
 if TYPE_CHECKING:
@@ -40,6 +42,9 @@ class Session:
         store, io, book: the index connection, the folder thread, the folders with their counts.
         model: what the shells are told about the model.
         embedder, searcher, pipeline: present once a model is ready.
+        places: the offline place names (loaded when something needs them).
+        facts: writes photos' metadata and tag words (with indexing batches, and for the backfill).
+        backfill: reads metadata of photos indexed before it existed (present while the index is open).
         indexing_paused: the user paused all indexing.
     """
 
@@ -66,6 +71,9 @@ class Session:
         self.embedder: Embedder | None = None
         self.searcher: Searcher | None = None
         self.pipeline: IndexPipeline | None = None
+        self.places = PlaceLookup.shared(paths.cache_dir)
+        self.facts = FactWriter(self.places)
+        self.backfill: MetadataBackfill | None = None
         self.indexing_paused = False
         self._first_open = True
 
@@ -73,6 +81,7 @@ class Session:
 
     def open(self, make_io: Callable[[Store], FolderIO], watcher: Any) -> None:
         self.store = Store.open(self.paths.index_db)
+        self.backfill = MetadataBackfill(self.store, self.facts)
         self.io = make_io(self.store)
         if self.model.state == "none":
             self.model = peek_model(self.model.argument, self.paths.models_dir)
@@ -91,6 +100,9 @@ class Session:
             self.watcher.stop()
             self.watcher = None
         self._drop_model()
+        if self.backfill is not None:
+            self.backfill.close()
+            self.backfill = None
         if self.io is not None:
             self.io.close()
             self.io = None
@@ -127,7 +139,9 @@ class Session:
         store = self.require_store()
         self.embedder = embedder
         self.searcher = Searcher(store, embedder)
-        self.pipeline = IndexPipeline(store, embedder, eligible_folders=self.book.indexable_ids, **self._pipeline_options)
+        self.pipeline = IndexPipeline(
+            store, embedder, eligible_folders=self.book.indexable_ids, facts=self.facts, **self._pipeline_options
+        )
         self.book.load(store, embedder.model_id)
         self.attach_concepts()
         device = str(embedder.device) if is_loaded(embedder) else ""
@@ -235,8 +249,13 @@ class Session:
         if isinstance(command, c.ListConcepts):
             self.require_model()
             return self.attach_concepts()
+        if isinstance(command, c.SetOcrMode):
+            from xmr_desktop.ocr.jobs import parse_mode
+
+            background.set_ocr(parse_mode(command.mode))
+            return None
         if isinstance(command, c.GetStatus):
-            return self.status(background.activity)
+            return self.status(background.activity, background.ocr.mode.value, background.ocr.problem)
         if isinstance(command, c.ListSkipped):
             return store.skipped_files()
         raise XmrError(f"unknown command {type(command).__name__}")
@@ -279,11 +298,12 @@ class Session:
         if self.watcher is not None:
             self.watcher.unwatch(path)
 
-    def status(self, activity: str) -> LibraryStatus:
+    def status(self, activity: str, ocr: str = "off", ocr_problem: str = "") -> LibraryStatus:
         paths = {
             "data_dir": str(self.paths.data_dir), "index": str(self.paths.index_db),
             "models_dir": str(self.paths.models_dir), "log_dir": str(self.paths.log_dir),
             "cache_dir": str(self.paths.cache_dir),
         }
         infos = self.book.infos(model_ready=self.embedder is not None, indexing_paused=self.indexing_paused)
-        return LibraryStatus(infos, self.model, activity, paths, self._served_by)
+        return LibraryStatus(infos, self.model, activity, paths, self._served_by, ocr, ocr_problem)
+
