@@ -25,6 +25,7 @@ from xmr_desktop.library.photo_facts import FactWriter, MetadataBackfill
 from xmr_desktop.library.pipeline import IndexPipeline
 from xmr_desktop.library.store import AddedFolder, Store
 from xmr_desktop.metadata.place_lookup import PlaceLookup
+from xmr_desktop.search.library_search import LibrarySearch
 from xmr_desktop.search.searcher import Searcher
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ class Session:
     Attributes:
         store, io, book: the index connection, the folder thread, the folders with their counts.
         model: what the shells are told about the model.
-        embedder, searcher, pipeline: present once a model is ready.
+        embedder, searcher, search, pipeline: present once a model is ready (``search`` answers the box:
+            filters, keywords and meaning together, over ``searcher``'s vectors).
         places: the offline place names (loaded when something needs them).
         facts: writes photos' metadata and tag words (with indexing batches, and for the backfill).
         backfill: reads metadata of photos indexed before it existed (present while the index is open).
@@ -70,6 +72,7 @@ class Session:
         self.book = FolderBook()
         self.embedder: Embedder | None = None
         self.searcher: Searcher | None = None
+        self.search: LibrarySearch | None = None
         self.pipeline: IndexPipeline | None = None
         self.places = PlaceLookup.shared(paths.cache_dir)
         self.facts = FactWriter(self.places)
@@ -139,6 +142,7 @@ class Session:
         store = self.require_store()
         self.embedder = embedder
         self.searcher = Searcher(store, embedder)
+        self.search = LibrarySearch(self.searcher, self.places)
         self.pipeline = IndexPipeline(
             store, embedder, eligible_folders=self.book.indexable_ids, facts=self.facts, **self._pipeline_options
         )
@@ -163,7 +167,7 @@ class Session:
     def _drop_model(self) -> None:
         if self.pipeline is not None:
             self.pipeline.close()
-        self.pipeline = self.searcher = None
+        self.pipeline = self.searcher = self.search = None
         if self.embedder is not None:
             close = getattr(self.embedder, "close", None)
             if close is not None:
@@ -210,12 +214,18 @@ class Session:
         store = self.require_store()
         if isinstance(command, c.Search):
             self.require_model()
-            assert self.searcher is not None
-            return self.searcher.search(command.query, command.top_k, folder=command.folder)
+            assert self.search is not None
+            return self.search.search(
+                command.query, command.top_k, folder=command.folder, literal=command.literal,
+                filters=command.filters, sort=_sort(command.sort),
+            )
         if isinstance(command, c.FindSimilar):
             self.require_model()
-            assert self.searcher is not None
-            return self.searcher.similar(command.image_path, command.top_k, folder=command.folder)
+            assert self.search is not None
+            return self.search.similar(
+                command.image_path, command.top_k, folder=command.folder, filters=command.filters,
+                sort=_sort(command.sort),
+            )
         if isinstance(command, c.AddFolder):
             return self.add_folder(command.path, background)
         if isinstance(command, c.RemoveFolder):
@@ -307,3 +317,11 @@ class Session:
         infos = self.book.infos(model_ready=self.embedder is not None, indexing_paused=self.indexing_paused)
         return LibraryStatus(infos, self.model, activity, paths, self._served_by, ocr, ocr_problem)
 
+
+def _sort(order: str) -> str:
+    from xmr_desktop.errors import QueryError
+    from xmr_desktop.search.answer import SORT_ORDERS
+
+    if order not in SORT_ORDERS:
+        raise QueryError(f"sort by {order!r}? Use one of {', '.join(SORT_ORDERS)}")
+    return order
