@@ -216,3 +216,26 @@ def test_asking_for_text_where_tesseract_is_missing_is_one_line(tmp_path: Path, 
         library.call(c.IndexNow((str(tmp_path / "photos"),), ocr="documents"))
     assert library.call(c.GetStatus()).ocr == "off"
     library.close()
+
+
+class DocumentAwareEmbedder(ColourEmbedder):
+    """Reads the document prompts as 'white' and the other prompts as 'green': a white page is a document."""
+
+    def embed_texts(self, texts):  # type: ignore[no-untyped-def]
+        from xmr_desktop.ocr.documents import DOCUMENT_PROMPTS
+
+        return super().embed_texts(["white" if text in DOCUMENT_PROMPTS else "green" for text in texts])
+
+
+def test_documents_mode_reads_only_what_the_image_model_takes_for_a_document(tmp_path: Path, fake_tesseract) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, colour in (("page.jpg", (250, 250, 250)), ("meadow.jpg", (20, 200, 20)), ("forest.jpg", (10, 150, 10))):
+        Path(str(jpeg(folder / name, colour=colour)) + ".txt").write_text(f"words of {name}")
+    fake_tesseract.gate.set()
+    library = inline_library(tmp_path, DocumentAwareEmbedder())
+    assert library.call(c.IndexNow((str(folder),), ocr="documents")).text_read == 1
+    assert words_of(library, "words") == ["page.jpg"]  # the only text read: the page's
+    store: Store = library._session.store  # type: ignore[assignment]
+    assert store.connection.execute("SELECT COUNT(*) FROM ocr_results WHERE status = 'not_selected'").fetchone()[0] == 2
+    library.close()
