@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from fakes import ColourEmbedder
+from fakes import UnsureColourEmbedder as UnsureEmbedder
 from metadata.photo_files import bag, exif_block, jpeg, xmp_packet
 from places_fixture import seed_place_cache
 from xmr_desktop.config import resolve_paths
@@ -24,17 +22,6 @@ from xmr_desktop.search.answer import SearchAnswer, SearchFilters
 
 BLUE, RED, GREY = (20, 40, 230), (230, 30, 20), (128, 128, 128)
 LISBON, EIFFEL, MONTMARTRE = (38.7223, -9.1393), (48.8584, 2.2945), (48.8867, 2.3431)
-
-
-class UnsureEmbedder(ColourEmbedder):
-    """The colour stand-in, but words that name no colour mean 'a little red' (a model that is unsure), not
-    nothing."""
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = super().embed_texts(texts)
-        unsure = np.linalg.norm(vectors, axis=1) < 1e-6
-        vectors[unsure] = np.asarray([0.9, 0.3, 0.3]) / np.linalg.norm([0.9, 0.3, 0.3])
-        return vectors
 
 
 def _old(path: Path) -> Path:
