@@ -118,8 +118,33 @@ def _is_under(path: str, root: str) -> bool:
     return path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Photo metadata (date taken, camera, GPS and place, tags, type) per file, its changes in the feed.
+
+    The rows are read later, by the indexer for new and changed photos and by a background pass for photos
+    indexed before (``library/photo_facts.py``); this step reads no photo. A searcher keeps the filter columns
+    in memory, so a metadata row written, replaced or deleted is logged like a vector change.
+    """
+    from xmr_desktop.metadata import storage  # not at import: the CLI's path to a running app opens no index
+
+    storage.create_tables(conn)
+    for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+        conn.execute(
+            f"""CREATE TRIGGER IF NOT EXISTS {storage.TABLE}_change_{event.lower()} AFTER {event} ON {storage.TABLE}
+            BEGIN INSERT INTO changes(file_id) VALUES ({row}.file_id); END"""
+        )
+
+
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    """Keyword search: file and folder names (indexed here for the files already known), tags, captions and
+    text read from photos (OCR results per content hash), kept in step with ``files`` by triggers."""
+    from xmr_desktop.textsearch.schema import add_text_search
+
+    add_text_search(conn)
+
+
 # _MIGRATIONS[i] takes a database from version i to version i + 1; append, never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
