@@ -135,21 +135,26 @@ class ConceptExpander:
     def mentioned(self, text: str) -> list[StoredConcept]:
         return [c for pattern, c in self._patterns if pattern.search(text)]
 
-    def term_vector(self, text: str, embed_text: Callable[[str], np.ndarray]) -> np.ndarray | None:
-        """The vector for a text term, or None when it names no concept (then embed it as usual)."""
+    def split(self, text: str) -> tuple[list[StoredConcept], str]:
+        """The concepts ``text`` names, and the words left to embed ("" when only filler words are left)."""
         found: list[StoredConcept] = []
         rest = text
         for pattern, concept in self._patterns:
             if pattern.search(rest):
                 found.append(concept)
                 rest = pattern.sub(" ", rest)
+        words = re.findall(r"[\w']+", _without_unspaced_filler(rest).lower())
+        return found, ("" if all(word in _FILLER for word in words) else " ".join(rest.split()))
+
+    def term_vector(self, text: str, embed_text: Callable[[str], np.ndarray]) -> np.ndarray | None:
+        """The vector for a text term, or None when it names no concept (then embed it as usual)."""
+        found, rest = self.split(text)
         if not found:
             return None
         proto = prototype(np.stack([c.prototype for c in found]))
-        words = re.findall(r"[\w']+", _without_unspaced_filler(rest).lower())
-        if all(word in _FILLER for word in words):
+        if not rest:
             return proto
-        text_vector = np.asarray(embed_text(" ".join(rest.split())), dtype=np.float32)
+        text_vector = np.asarray(embed_text(rest), dtype=np.float32)
         text_vector = text_vector / max(float(np.linalg.norm(text_vector)), 1e-12)
         mixed = (1.0 - self.weight) * text_vector + self.weight * proto
         return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
