@@ -26,6 +26,7 @@ class ColourEmbedder:
         self.dim = 3
         self.images_embedded = 0
         self.calls = 0
+        self.texts: list[str] = []  # every text embedded, in order
 
     def embed_images(self, pixels: np.ndarray) -> np.ndarray:
         self.images_embedded += len(pixels)
@@ -36,11 +37,48 @@ class ColourEmbedder:
         return _unit(rgb - 0.3)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = []
-        for text in texts:
-            colour = next((rgb for word, rgb in COLOUR_WORDS.items() if word in text.lower()), (0.3, 0.3, 0.3))
-            vectors.append(np.asarray(colour, np.float32) - 0.3)
-        return _unit(np.asarray(vectors, np.float32))
+        self.texts.extend(texts)
+        return _colour_vectors(texts)
+
+
+def _colour_vectors(texts: Sequence[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 3), np.float32)
+    vectors = []
+    for text in texts:
+        colour = next((rgb for word, rgb in COLOUR_WORDS.items() if word in text.lower()), (0.3, 0.3, 0.3))
+        vectors.append(np.asarray(colour, np.float32) - 0.3)
+    return _unit(np.asarray(vectors, np.float32))
+
+
+# What the multilingual stand-in reads besides English.
+CHINESE_COLOUR_WORDS = {"红": "red", "绿": "green", "蓝": "blue", "白": "white"}
+
+
+class ColourTower:
+    """A multilingual text-tower stand-in bound to a ``ColourEmbedder`` (its CLIP, ``image_model``): reads colours
+    in Chinese as well as English; images go through the CLIP, so both share its image space (``model_id``)."""
+
+    def __init__(self, clip: ColourEmbedder | None = None, name: str = "fake-tower") -> None:
+        self.image_model = clip if clip is not None else ColourEmbedder("fake-clip")
+        self.name = name
+        self.model_id = self.image_model.model_id
+        self.image_spec = self.image_model.image_spec
+        self.device = "CPU (fake tower)"
+        self.dim = 3
+        self.texts: list[str] = []
+
+    @property
+    def images_embedded(self) -> int:
+        return self.image_model.images_embedded
+
+    def embed_images(self, pixels: np.ndarray) -> np.ndarray:
+        return self.image_model.embed_images(pixels)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        english = ["".join(CHINESE_COLOUR_WORDS.get(ch, ch) for ch in text) for text in texts]
+        return _colour_vectors(english)
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from xmr_desktop.errors import DataDirError
 APP_NAME = "xmr_desktop"
 DATA_DIR_ENV = "XMR_DATA_DIR"
 MODEL_ENV = "XMR_MODEL"
+LANG_ENV = "XMR_LANG"  # the command line's query-language setting when --lang is not given
 
 # Largest image we agree to decode; Pillow's own guard is per-process global state, ours is explicit.
 MAX_IMAGE_PIXELS = 120_000_000

@@ -1,8 +1,9 @@
 """Which core answers a command: a running app over its socket, or this process opening the index itself.
 
 With the app running, the app is the one writer of the index and answers in the time of one text encoding.
-Without it (or with ``--local``, or when the command names another model than the app's), the command line
-opens a ``PhotoLibrary`` of its own in inline mode.
+Without it (or with ``--local``, or when the command names another model than the app's, or a search asks
+for another query language than the app's setting), the command line opens a ``PhotoLibrary`` of its own in
+inline mode.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ class Library:
         served_by: "app" while a running app answers, "cli" once this process opened the index itself.
     """
 
-    def __init__(self, paths: Paths, model: str | None, *, use_app: bool, options: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, paths: Paths, model: str | None, *, use_app: bool, options: dict[str, int] | None = None,
+        language: str | None = None,
+    ) -> None:
         self._paths = paths
         self._model = model
+        self._language = language
         self._options = options or {}
         self._endpoint: Endpoint | None = find_app(paths.data_dir) if use_app else None
         self._local: Any = None
@@ -42,7 +47,7 @@ class Library:
     def call(self, command: c.Command, on_progress: ProgressCallback | None = None) -> Any:
         if self._endpoint is not None:
             try:
-                return request(self._endpoint, command, model=self._model, on_progress=on_progress)
+                return request(self._endpoint, command, model=self._model, lang=self._language, on_progress=on_progress)
             except NotServed as reason:
                 log.info("the app does not serve this request (%s); opening the index here", reason)
             except AppGoneError:
@@ -55,7 +60,7 @@ class Library:
 
     def _local_library(self) -> Any:
         if self._local is None:
-            self._local = _LocalLibrary(self._paths, self._model, self._options)
+            self._local = _LocalLibrary(self._paths, self._model, self._options, self._language)
         return self._local
 
     def close(self) -> None:
@@ -72,11 +77,12 @@ class Library:
 class _LocalLibrary:
     """A ``PhotoLibrary`` in inline mode in this process (TensorFlow loads only if something needs a model)."""
 
-    def __init__(self, paths: Paths, model: str | None, options: dict[str, int]) -> None:
+    def __init__(self, paths: Paths, model: str | None, options: dict[str, int], language: str | None = None) -> None:
         from xmr_desktop.core.library import PhotoLibrary
         from xmr_desktop.core.models import lazy_embedder
 
-        self._library = PhotoLibrary(paths, lazy_embedder, model=model, threaded=False, served_by="cli", **options)
+        self._library = PhotoLibrary(paths, lazy_embedder, model=model, threaded=False, served_by="cli",
+                                     language=language, **options)
         self._library.start()
 
     def call(self, command: c.Command, on_progress: ProgressCallback | None) -> Any:

@@ -42,6 +42,8 @@ def cmd_finetune(args: argparse.Namespace, paths: Paths) -> int:
     target = paths.models_dir / name
     if target.exists():
         raise XmrError(f"a model named '{name}' already exists ({target}); choose another --out or delete that folder")
+    if args.recipe == "distill":
+        return _distill(args, paths, target, name)
     train = _read(args.pairs, args.images, args.split, default_split="train")
     val = _read(args.val, args.images, None) if args.val else None
     if val is None and train.split == "train":  # a Karpathy file: validate on its own val split
@@ -57,8 +59,9 @@ def _lit(args: argparse.Namespace, paths: Paths, train: Any, val: Any, db: Any, 
     from xmr_desktop.learn.finetune import DEFAULT_VARIANT, FinetuneConfig, finetune_text
 
     embedder = load_model(args.model, paths)
-    if not isinstance(embedder, ClipEmbedder):
-        raise XmrError("--recipe lit tunes a CLIP model; pick one with --model")
+    # A multilingual text tower (mclip-b32, a distilled model) is tuned the same way over its CLIP's images.
+    if not isinstance(embedder, ClipEmbedder) and not hasattr(embedder, "tower"):
+        raise XmrError("--recipe lit tunes a CLIP model or a multilingual text tower; pick one with --model")
     config = FinetuneConfig(variant=args.variant or DEFAULT_VARIANT, lr=args.lr)
     if args.layers:
         config.n_layers = args.layers
@@ -71,7 +74,8 @@ def _lit(args: argparse.Namespace, paths: Paths, train: Any, val: Any, db: Any, 
     print(f"validation, text → image and image → text (%), base model {embedder.name} vs tuned:")
     print(result.table())
     print(f"saved as '{name}' in {target}")
-    print(f"use it with --model {name}; it shares {embedder.name}'s image vectors, so nothing is re-indexed")
+    images = getattr(getattr(embedder, "image_model", embedder), "name", embedder.name)
+    print(f"use it with --model {name}; it shares {images}'s image vectors, so nothing is re-indexed")
     return EXIT_OK
 
 
@@ -92,6 +96,40 @@ def _two_tower(args: argparse.Namespace, train: Any, val: Any, db: Any, target: 
     print("validation, text → image and image → text (%):")
     print(result.table())
     print(f"saved as '{name}' in {target}; use it with --model {name} (indexing with it embeds every photo again)")
+    return EXIT_OK
+
+
+def _distill(args: argparse.Namespace, paths: Paths, target: Path, name: str) -> int:
+    """``--recipe distill``: the current model's text tower teaches ``--student`` the translations of its captions."""
+    from xmr_desktop.learn.distill import DistillConfig, distill_text, read_parallel_csv, teacher_image_model
+
+    if not args.student:
+        raise XmrError("--recipe distill needs --student ENCODER (a hub id such as xlm-roberta-base, or a local folder)")
+    train = read_parallel_csv(args.pairs)
+    val = read_parallel_csv(args.val) if args.val else None
+    config = DistillConfig()
+    for key, value in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size), ("patience", args.patience)):
+        if value:
+            setattr(config, key, value)
+    teacher = load_model(args.model, paths)
+    if not hasattr(teacher, "embed_texts") or not getattr(teacher, "model_id", ""):
+        raise XmrError("--recipe distill needs a model with a text tower as the teacher; pick one with --model")
+    held_out = f"{len(val)} pairs of {args.val}" if val is not None else f"{config.val_fraction:.0%} of the pairs held out (seed {config.seed})"
+    print(f"distilling {teacher.name}'s text space into {args.student}: {len(train)} caption pairs, validation on "
+          f"{held_out}", file=sys.stderr)
+    with TrainingProgress("step") as bar:
+        result = distill_text(teacher, train, val, student=args.student, config=config, progress=bar.distill,
+                              save_to=target, name=name)
+    print(f"validation, student(translation) against {teacher.name}(caption), before and after training:")
+    print(result.table())
+    ran = len(result.history)
+    stopped = f", stopped early after {config.patience} without improvement" if ran < config.epochs else ""
+    print(f"kept epoch {result.best_epoch} (lowest validation error; 0 is the fitted head alone); ran {ran} of "
+          f"{config.epochs} epochs{stopped}")
+    print(f"saved as '{name}' in {target}")
+    clip = teacher_image_model(teacher)
+    print(f"use it with --model {name} --lang multi (or --lang auto); it shares {getattr(clip, 'name', teacher.name)}'s "
+          "image vectors, so nothing is re-indexed")
     return EXIT_OK
 
 

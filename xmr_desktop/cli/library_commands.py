@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 from xmr_desktop.cli.connect import Library
 from xmr_desktop.cli.output import ProgressPrinter, json_line, printable, printable_text, warning
@@ -20,7 +21,8 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def open_library(args: argparse.Namespace, paths: Paths) -> Library:
-    return Library(paths, args.model, use_app=not args.local, options=_pipeline_options(args))
+    return Library(paths, args.model, use_app=not args.local, options=_pipeline_options(args),
+                   language=getattr(args, "lang", None))
 
 
 def _pipeline_options(args: argparse.Namespace) -> dict[str, int]:
@@ -60,8 +62,12 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         command = c.Search(args.query, args.folder, args.top, filters=filters, sort=args.sort)
     with open_library(args, paths) as library:
         answer = library.call(command)
+        # Which text tower answered each term (a separate question: routing is a rule, nothing is embedded).
+        towers = library.call(c.QueryTowers(args.query)) if args.query and args.explain else None
     if args.explain:
         print_reading(answer, as_json=args.json)
+    if towers is not None:
+        print_towers(towers, as_json=args.json)
     for result in answer:
         if args.json:
             print(json_line(result.to_json()))
@@ -102,6 +108,27 @@ def why(result: SearchResult) -> str:
     return " · ".join(facts) + ("  —  " if facts else "") + " · ".join(reasons)
 
 
+def print_towers(towers: list[tuple[str, str]], *, as_json: bool) -> None:
+    """``--explain``'s lines on which model answered each query term (``mclip-b32``, ``openai-b32``, image...)."""
+    if as_json:
+        print(json_line({"towers": [{"term": term, "tower": tower} for term, tower in towers]}))
+        return
+    for term, tower in towers:
+        print(f"  {printable_text(term)!r} answered by {printable_text(tower)}")
+
+
+def _language_line(model: Any, requested: str | None) -> str:
+    if model.multilingual:
+        routes = {"auto": f"each term by its language: {model.name} for other languages, "
+                          f"{model.image_model}'s own text tower for English",
+                  "en": f"{model.image_model}'s own text tower for every term",
+                  "multi": f"{model.name} for every term"}
+        return f"{model.language} ({routes.get(model.language, '')})"
+    if requested == "multi":
+        return "en (--lang multi needs a multilingual model; see `xmr models`)"
+    return "en (this model's own text tower; multilingual models: see `xmr models`)"
+
+
 def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     with open_library(args, paths) as library:
         status = library.call(c.GetStatus())
@@ -115,6 +142,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         "model_state": model.state,
         "model_id": model.model_id or None,
         "model_on_disk": bool(model.model_id),
+        "image_model": model.image_model or None,
+        "language": model.language or None,
         "device": device,
         "image_precision": precision,
         "served_by": served_by,
@@ -132,6 +161,9 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         return EXIT_OK
     on_disk = "on disk" if model.model_id else "not downloaded yet"
     print(f"model:    {model.name or model.argument} ({on_disk}{'; ' + model.message if model.message else ''})")
+    if model.multilingual:
+        print(f"images:   {model.image_model}'s image tower (its vectors are shared: nothing is re-indexed)")
+    print(f"language: {_language_line(model, getattr(args, 'lang', None))}")
     print(f"device:   {device}, photos embedded in {precision}")
     print(f"data dir: {status.paths.get('data_dir')}")
     print(f"answered by: {'the running xmr-desktop window' if served_by == 'app' else 'this command (no window open)'}")
@@ -177,15 +209,33 @@ def cmd_remove(args: argparse.Namespace, paths: Paths) -> int:
 def cmd_models(args: argparse.Namespace, paths: Paths) -> int:
     from xmr_desktop.engine.loading import model_folder
     from xmr_desktop.engine.registry import DEFAULT_MODEL, REGISTRY, ModelRef
+    from xmr_desktop.engine.text_towers import TEXT_TOWERS, tower_folder
 
+    clips_on_disk = {}
     for spec in REGISTRY.values():
-        on_disk = model_folder(ModelRef(spec.name, spec=spec), paths.models_dir)[1]
-        entry = {"name": spec.name, "hub_id": spec.hub_id, "dim": spec.dim, "weights": spec.weights, "on_disk": on_disk}
+        on_disk = clips_on_disk[spec.name] = model_folder(ModelRef(spec.name, spec=spec), paths.models_dir)[1]
+        entry = {"name": spec.name, "kind": "clip", "hub_id": spec.hub_id, "dim": spec.dim, "weights": spec.weights,
+                 "on_disk": on_disk}
         if args.json:
             print(json.dumps(entry))
         else:
             marks = ("*" if spec.name == DEFAULT_MODEL else " ") + ("d" if on_disk else " ")
-            print(f"{marks} {spec.name:18} {spec.hub_id:48} {spec.summary}")
+            print(f"{marks} {spec.name:22} {spec.hub_id:52} {spec.summary}")
+    if not args.json:
+        print("\nmultilingual text towers: search in other languages over a CLIP's image vectors (nothing re-indexed);")
+        print("use one with --model NAME [--lang auto|en|multi]; its CLIP is downloaded too when missing")
+    for tower in TEXT_TOWERS.values():
+        on_disk = tower_folder(tower, paths.models_dir)[1]
+        entry = {"name": tower.name, "kind": "text-tower", "hub_id": tower.hub_id, "dim": tower.dim,
+                 "image_model": tower.image_model, "download_mb": tower.download_mb, "stored_mb": tower.stored_mb,
+                 "on_disk": on_disk, "image_model_on_disk": clips_on_disk.get(tower.image_model, False)}
+        if args.json:
+            print(json.dumps(entry))
+            continue
+        clip_state = "on disk" if entry["image_model_on_disk"] else "downloaded with it"
+        print(f"{' d' if on_disk else '  '} {tower.name:22} {tower.hub_id:52} images of {tower.image_model} ({clip_state}); "
+              f"{tower.download_mb:,} MB download, {tower.stored_mb:,} MB on disk")
+        print(f"{'':25}{tower.summary}")
     if not args.json:
         print("* default, d downloaded. --model also takes any CLIP hub id or a local model folder.")
     return EXIT_OK

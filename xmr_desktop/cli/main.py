@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -11,7 +12,8 @@ import xmr_desktop.cli.learn_commands as learn_commands
 import xmr_desktop.cli.library_commands as library_commands
 from xmr_desktop.cli.output import error
 from xmr_desktop.cli.parser import build_parser
-from xmr_desktop.config import Paths, resolve_paths
+from xmr_desktop.config import LANG_ENV, Paths, resolve_paths
+from xmr_desktop.core.commands import LANGUAGES
 from xmr_desktop.errors import XmrError
 from xmr_desktop.logs import setup_logging
 
@@ -38,6 +40,11 @@ _MODEL_COMMANDS = frozenset({"index", "eval", "finetune", "concept"})
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.lang is None and os.environ.get(LANG_ENV):
+        args.lang = os.environ[LANG_ENV].strip().lower()
+        if args.lang not in LANGUAGES:
+            error(f"{LANG_ENV}={os.environ[LANG_ENV]!r}: the query language must be one of {', '.join(LANGUAGES)}")
+            return EXIT_ERROR
     try:
         paths = resolve_paths(args.data_dir).ensure()
     except XmrError as problem:  # DataDirError: the folder cannot be created or written

@@ -92,6 +92,18 @@ class TrainingProgress:
         self._bar.n = done
         self._bar.refresh()
 
+    def distill(self, p: Any) -> None:
+        """``epoch`` for distillation, whose epochs end with a validation error (MSE) instead of a recall."""
+        if p.val_mse is not None:
+            if self._bar is not None:
+                self._bar.set_postfix(loss=f"{p.loss:.5f}", val_mse=f"{p.val_mse:.5f}")
+                self._bar.close()
+                self._bar = None
+            else:
+                print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.5f}, validation MSE {p.val_mse:.5f}", file=sys.stderr)
+            return
+        self._step(p)
+
     def epoch(self, p: Any) -> None:
         """Per-epoch bars for fine-tuning; a plain line per epoch when not on a terminal."""
         if p.val_r1 is not None:
@@ -102,6 +114,9 @@ class TrainingProgress:
             else:
                 print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.3f}, validation R@1 {100 * p.val_r1:.1f}", file=sys.stderr)
             return
+        self._step(p)
+
+    def _step(self, p: Any) -> None:
         if not self._tty:
             return
         if self._bar is None or p.epoch != self._epoch:

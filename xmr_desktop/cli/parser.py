@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from xmr_desktop import __version__
+from xmr_desktop.core.commands import LANGUAGES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xmr {__version__}")
     parser.add_argument("--data-dir", metavar="DIR", help="keep the index, models and logs here (default: per-user dirs; env XMR_DATA_DIR)")
     parser.add_argument("--model", metavar="NAME|HUB_ID|PATH", help="model to use (default: datacomp-b32; env XMR_MODEL); see `xmr models`")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="which text tower answers each query term of a multilingual model (mclip-b32, a distilled "
+                             "model): auto (per term: other scripts and languages to the multilingual tower, English "
+                             "to CLIP's own; the default), en or multi (env XMR_LANG)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr (-vv for debug)")
     parser.add_argument("--local", action="store_true",
                         help="open the index in this process even if the xmr-desktop window is running (it normally answers)")
@@ -73,15 +78,24 @@ def add_learning_commands(subparsers: Any) -> None:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
 
     ft = subparsers.add_parser("finetune", help="adapt a model to your captions and save it under a new name")
-    ft.add_argument("--pairs", required=True, metavar="TRAIN", help="training pairs (same formats as eval)")
+    ft.add_argument("--pairs", required=True, metavar="TRAIN",
+                    help="training pairs (same formats as eval); distill: a CSV with the header source,target "
+                         "(a caption --model understands, its translation)")
     ft.add_argument("--val", metavar="VAL", help="validation pairs (default: 10%% of TRAIN's images, fixed seed)")
     ft.add_argument("--out", required=True, metavar="NAME", help="name to save the new model under (use it with --model NAME)")
     ft.add_argument("--images", metavar="DIR", help="image folder for JSON pair files")
     ft.add_argument("--split", metavar="NAME", help="Karpathy split for TRAIN (default: train; validation: val)")
-    ft.add_argument("--recipe", choices=("lit", "two-tower"), default="lit",
-                    help="lit: tune the text side of --model, image tower locked (default); two-tower: align two frozen encoders")
+    ft.add_argument("--recipe", choices=("lit", "two-tower", "distill"), default="lit",
+                    help="lit: tune the text side of --model, image tower locked (default); two-tower: align two "
+                         "frozen encoders; distill: teach --student to put translations where --model's text tower "
+                         "puts the captions (search another language over the same index)")
+    ft.add_argument("--student", metavar="HUB_ID|DIR",
+                    help="distill: the multilingual text encoder to train (XLM-R, RoBERTa, BERT or DistilBERT TF "
+                         "checkpoint, e.g. xlm-roberta-base or a local folder)")
     ft.add_argument("--epochs", type=_positive_int, default=None, help="at most this many epochs (default: lit 10, two-tower 60)")
     ft.add_argument("--lr", type=float, default=None, help="learning rate (default depends on the recipe and variant)")
+    ft.add_argument("--patience", type=_positive_int, default=None,
+                    help="distill: stop after this many epochs without a better validation error (default 3)")
     ft.add_argument("--batch-size", type=_positive_int, default=None)
     ft.add_argument("--variant", choices=("projection", "last-layers", "adapter"), default=None,
                     help="lit: what to train (default: the benchmark's winner)")

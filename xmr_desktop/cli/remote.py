@@ -99,16 +99,19 @@ def _connect(endpoint: Endpoint) -> socket.socket:
 
 
 def request(
-    endpoint: Endpoint, command: Command, *, model: str | None = None,
+    endpoint: Endpoint, command: Command, *, model: str | None = None, lang: str | None = None,
     on_progress: Callable[[IndexProgress], None] | None = None,
 ) -> Any:
-    """Ask the app; returns the typed result. Raises NotServed (do it locally), AppGoneError or XmrError."""
+    """Ask the app; returns the typed result. Raises NotServed (do it locally), AppGoneError or XmrError.
+
+    ``model`` and ``lang`` are what the user asked for (None: whatever the app uses); the app refuses a request
+    it cannot answer with that model or in that query language."""
     try:
         sock = _connect(endpoint)
     except OSError as error:
         raise NotServed(f"cannot connect: {error}") from error
     line = {
-        "version": protocol.VERSION, "key": endpoint.key, "model": model,
+        "version": protocol.VERSION, "key": endpoint.key, "model": model, "lang": lang,
         "stream": on_progress is not None and isinstance(command, IndexNow), **protocol.encode_command(command),
     }
     with sock, sock.makefile("rwb") as stream:
@@ -130,7 +133,7 @@ def request(
         except ValueError as error:
             raise AppGoneError(f"The xmr-desktop app sent an answer this xmr cannot read ({error}).") from error
     if not answer.get("ok"):
-        if answer.get("reason") in ("other-model", "version", "auth"):
+        if answer.get("reason") in ("other-model", "other-language", "version", "auth"):
             raise NotServed(str(answer.get("error")))
         raise XmrError(str(answer.get("error") or "the app refused the request"))
     return protocol.decode_result(command, answer.get("result"))

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 
 from xmr_desktop.search.answer import SearchFilters
 
+# Which text tower answers a query term (search/language.py has the rule; repeated here because the command
+# line's path to a running app imports no numpy): ``auto`` per term, ``en`` CLIP's own, ``multi`` the
+# multilingual tower of a multilingual model.
+LANGUAGES = ("auto", "en", "multi")
+
 
 class Command:
     """Base of every command (for isinstance checks and the protocol's registry)."""
@@ -127,9 +132,33 @@ class ListConcepts(Command):
 
 @dataclass(frozen=True)
 class LoadModel(Command):
-    """Load (or switch to) the model named by ``argument`` (None: the default) -> ``ModelInfo``."""
+    """Load (or switch to) the model named by ``argument`` (None: the default) -> ``ModelInfo``.
+
+    ``language`` (one of ``LANGUAGES``) replaces the query-language setting first; None keeps it.
+    """
 
     argument: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class SetLanguage(Command):
+    """Route query terms by ``language`` (one of ``LANGUAGES``) from now on -> ``ModelInfo``.
+
+    Nothing is loaded or embedded again: only the searcher's cached term vectors are dropped. ``multi`` with a
+    model that has no multilingual text tower is an ``XmrError``.
+    """
+
+    language: str
+
+
+@dataclass(frozen=True)
+class QueryTowers(Command):
+    """Which model answers each term of ``query`` under the current language -> ``list[tuple[str, str]]`` of
+    (term, tower): a model name (``mclip-b32``, ``openai-b32``), ``"image"`` for an image term or ``"concept"``
+    for a term that is only a taught name. Embeds nothing."""
+
+    query: str
 
 
 @dataclass(frozen=True)

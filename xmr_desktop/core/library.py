@@ -43,6 +43,9 @@ class PhotoLibrary:
         paths: where the index, models and learning data live.
         threaded: whether a worker thread of its own serves commands.
         served_by: what ``GetStatus`` reports: "app" in the window, "cli" on the command line.
+
+    ``language`` is the query-language setting to start with (``auto``, ``en``, ``multi``; None: ``auto``);
+    ``SetLanguage`` changes it later.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class PhotoLibrary:
         batch_size: int | None = None,
         decode_workers: int | None = None,
         served_by: str = "cli",
+        language: str | None = None,
     ) -> None:
         self.paths = paths
         self.threaded = threaded
@@ -70,6 +74,7 @@ class PhotoLibrary:
         self._session = Session(
             paths, embedder_factory, model, self._emit, served_by=served_by,
             pipeline_options={k: v for k, v in (("batch_size", batch_size), ("decode_workers", decode_workers)) if v},
+            language=language,
         )
         self._watcher_factory = watcher_factory
         self._background = Background(

@@ -2,7 +2,7 @@
 
 Only the standard library and plain data classes are imported here: the CLI's path to a running app must not
 pay for numpy, Pillow or TensorFlow. A request is one line, ``{"version", "key", "command", "args", "model",
-"stream"}``; the app answers with zero or more ``{"event": ...}`` lines (progress, when asked for) and one
+"lang", "stream"}`` (``model`` and ``lang``: what the command line was asked to use, null for the app's own); the app answers with zero or more ``{"event": ...}`` lines (progress, when asked for) and one
 final ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "...", "reason": ...}`` line.
 """
 
@@ -24,9 +24,12 @@ REMOTE_COMMANDS: dict[str, type[c.Command]] = {
     cls.__name__: cls
     for cls in (
         c.Search, c.FindSimilar, c.AddFolder, c.RemoveFolder, c.PauseFolder, c.Rescan, c.IndexNow,
-        c.SetOcrMode, c.TeachConcept, c.ForgetConcept, c.ListConcepts, c.GetStatus, c.ListSkipped,
+        c.SetOcrMode, c.TeachConcept, c.ForgetConcept, c.ListConcepts, c.GetStatus, c.ListSkipped, c.QueryTowers,
     )
 }
+# The commands whose answer depends on the query-language setting: the app serves them only in the language
+# asked for (``core/language.py``'s ``serves_language``); the rest do not embed text.
+LANGUAGE_COMMANDS: tuple[type[c.Command], ...] = (c.Search, c.QueryTowers)
 
 
 class ProtocolError(ValueError):
@@ -107,6 +110,8 @@ def decode_result(command: c.Command, data: Any) -> Any:
             return ConceptInfo(**data)
         if isinstance(command, c.ListConcepts):
             return [ConceptInfo(**item) for item in data]
+        if isinstance(command, c.QueryTowers):
+            return [(str(term), str(tower)) for term, tower in data]
         return data
     except (KeyError, TypeError, ValueError) as error:
         raise ProtocolError(f"unexpected answer to {type(command).__name__}: {error}") from error

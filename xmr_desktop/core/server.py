@@ -22,8 +22,10 @@ from typing import Any
 from xmr_desktop.core import commands as c
 from xmr_desktop.core import events as e
 from xmr_desktop.core import protocol
+from xmr_desktop.core.language import serves_language
 from xmr_desktop.core.library import PhotoLibrary
 from xmr_desktop.engine.registry import resolve_model_argument
+from xmr_desktop.engine.text_towers import text_tower_spec
 from xmr_desktop.errors import XmrError
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,8 @@ class LibraryServer:
             return {"ok": False, "error": f"bad request: {error}", "reason": "protocol"}
         if not self._serves_model(request.get("model")):
             return {"ok": False, "error": "the app uses another model", "reason": "other-model"}
+        if isinstance(command, protocol.LANGUAGE_COMMANDS) and not self._serves_language(request.get("lang")):
+            return {"ok": False, "error": "the app searches in another language setting", "reason": "other-language"}
         unsubscribe = None
         if request.get("stream") and isinstance(command, c.IndexNow):
             def forward(event: e.Event) -> None:
@@ -196,11 +200,21 @@ class LibraryServer:
         current = status.model
         if requested in (current.argument, current.name):
             return True
+        tower = text_tower_spec(requested)  # mclip-b32 by its hub id
+        if tower is not None:
+            return tower.name in (current.argument, current.name)
         try:
             ref = resolve_model_argument(requested, self._library.paths.models_dir)
         except XmrError:
             return False
         return ref.argument in (current.argument, current.name) or (ref.spec is not None and ref.spec.name == current.name)
+
+    def _serves_language(self, requested: object) -> bool:
+        """A search asked in another language setting than the app's is answered by the CLI itself: the app's
+        searcher routes terms by its own setting (``core.language.serves_language`` has the rule)."""
+        if requested is None:
+            return True
+        return serves_language(self._library.call(c.GetStatus()).model, requested)
 
 
 def _served_by_app(status: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from xmr_desktop.config import Paths
@@ -16,6 +17,9 @@ from xmr_desktop.core import commands as c
 from xmr_desktop.core import events as e
 from xmr_desktop.core.folder_book import FolderBook
 from xmr_desktop.core.folder_io import FolderIO
+from xmr_desktop.core.language import (
+    LanguageError, check_language, effective_language, image_model_name, language_problem, text_side,
+)
 from xmr_desktop.core.models import EmbedderFactory, is_loaded, peek_model
 from xmr_desktop.core.state import ConceptInfo, LibraryStatus, ModelInfo
 from xmr_desktop.engine.protocol import Embedder
@@ -43,10 +47,12 @@ class Session:
         store, io, book: the index connection, the folder thread, the folders with their counts.
         model: what the shells are told about the model.
         embedder, searcher, search, pipeline: present once a model is ready (``search`` answers the box:
-            filters, keywords and meaning together, over ``searcher``'s vectors).
+            filters, keywords and meaning together, over ``searcher``'s vectors; the searcher embeds queries
+            through ``core.language.text_side``: per-term routing for a multilingual model).
         places: the offline place names (loaded when something needs them).
         facts: writes photos' metadata and tag words (with indexing batches, and for the backfill).
         backfill: reads metadata of photos indexed before it existed (present while the index is open).
+        language: the query-language setting (``auto``, ``en``, ``multi``; None: ``auto``).
         indexing_paused: the user paused all indexing.
     """
 
@@ -59,6 +65,7 @@ class Session:
         *,
         served_by: str,
         pipeline_options: dict[str, Any],
+        language: str | None = None,
     ) -> None:
         self.paths = paths
         self._factory = factory
@@ -78,6 +85,7 @@ class Session:
         self.facts = FactWriter(self.places)
         self.backfill: MetadataBackfill | None = None
         self.indexing_paused = False
+        self.language = check_language(language) if language is not None else None
         self._first_open = True
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -87,7 +95,8 @@ class Session:
         self.backfill = MetadataBackfill(self.store, self.facts)
         self.io = make_io(self.store)
         if self.model.state == "none":
-            self.model = peek_model(self.model.argument, self.paths.models_dir)
+            peeked = peek_model(self.model.argument, self.paths.models_dir)
+            self.model = replace(peeked, language=(self.language or "auto") if peeked.multilingual else "en")
         self.watcher = watcher
         clean = self.store.get_meta("clean_shutdown")
         self.store.set_meta("clean_shutdown", "0")
@@ -124,8 +133,11 @@ class Session:
 
     # -- the model ---------------------------------------------------------------------------------------------
 
-    def load_model(self, argument: str | None) -> ModelInfo:
-        """Load (or switch to) a model; blocks this thread for seconds, never the window."""
+    def load_model(self, argument: str | None, language: str | None = None) -> ModelInfo:
+        """Load (or switch to) a model; blocks this thread for seconds, never the window. ``language`` replaces
+        the query-language setting first (None keeps it)."""
+        if language is not None:
+            self.language = check_language(language)
         self._drop_model()
         self._set_model(ModelInfo("loading", argument))
         try:
@@ -141,7 +153,8 @@ class Session:
             raise XmrError(message) from error
         store = self.require_store()
         self.embedder = embedder
-        self.searcher = Searcher(store, embedder)
+        language_now = effective_language(embedder, self.language)
+        self.searcher = Searcher(store, text_side(embedder, language_now))
         self.search = LibrarySearch(self.searcher, self.places)
         self.pipeline = IndexPipeline(
             store, embedder, eligible_folders=self.book.indexable_ids, facts=self.facts, **self._pipeline_options
@@ -149,8 +162,36 @@ class Session:
         self.book.load(store, embedder.model_id)
         self.attach_concepts()
         device = str(embedder.device) if is_loaded(embedder) else ""
-        self._set_model(ModelInfo("ready", argument, str(getattr(embedder, "name", argument or "")), embedder.model_id, device))
+        self._set_model(ModelInfo("ready", argument, str(getattr(embedder, "name", argument or "")), embedder.model_id, device,
+                                  image_model=image_model_name(embedder), language=language_now))
         return self.model
+
+    def set_language(self, language: str) -> ModelInfo:
+        """Route query terms by ``language`` from now on: the searcher gets a new text side over the same image
+        vectors (its cached term vectors go); nothing is loaded or embedded again."""
+        language = check_language(language)
+        if self.embedder is not None:
+            problem = language_problem(self.embedder, language)
+            if problem:
+                raise LanguageError(problem)
+        self.language = language
+        if self.embedder is not None and self.searcher is not None:
+            language_now = effective_language(self.embedder, language)
+            self.searcher.use_embedder(text_side(self.embedder, language_now))
+            self._set_model(replace(self.model, language=language_now))
+        elif self.model.multilingual:
+            self._set_model(replace(self.model, language=language))
+        log.info("query language: %s", language)
+        return self.model
+
+    def require_searcher(self) -> Searcher:
+        """The searcher, with the model loaded now if needed; LanguageError if the setting cannot be answered."""
+        embedder = self.require_model()
+        problem = language_problem(embedder, self.language)
+        if problem:
+            raise LanguageError(problem)
+        assert self.searcher is not None
+        return self.searcher
 
     def require_model(self) -> Embedder:
         """The model, loaded now if nobody asked for one yet (the CLI); XmrError if it cannot be."""
@@ -213,12 +254,14 @@ class Session:
         """Run one command (not ``IndexNow``, which ``Background`` answers when its run ends)."""
         store = self.require_store()
         if isinstance(command, c.Search):
-            self.require_model()
+            self.require_searcher()  # the model, and a language setting it can answer
             assert self.search is not None
             return self.search.search(
                 command.query, command.top_k, folder=command.folder, literal=command.literal,
                 filters=command.filters, sort=_sort(command.sort),
             )
+        if isinstance(command, c.QueryTowers):
+            return self.require_searcher().towers(command.query)
         if isinstance(command, c.FindSimilar):
             self.require_model()
             assert self.search is not None
@@ -249,9 +292,11 @@ class Session:
                 background.scan(store.folder(path))
             return None
         if isinstance(command, c.LoadModel):
-            info = self.load_model(command.argument)
+            info = self.load_model(command.argument, command.language)
             background.model_loaded()
             return info
+        if isinstance(command, c.SetLanguage):
+            return self.set_language(command.language)
         if isinstance(command, c.TeachConcept):
             return self._teach(command)
         if isinstance(command, c.ForgetConcept):

@@ -57,6 +57,10 @@ class ModelInfo:
         model_id: its image space (the key of stored vectors), "" until known.
         device: where and in what it computes, "" until loaded.
         message: why it failed, "" otherwise.
+        image_model: for a multilingual text-tower model, the CLIP whose image tower (and image space) it
+            shares (``openai-b32``); "" for a CLIP itself.
+        language: the query-language setting in use once loaded (``auto``, ``en``, ``multi``; a CLIP without a
+            multilingual tower answers everything itself: ``en``); "" before.
     """
 
     state: str
@@ -65,6 +69,13 @@ class ModelInfo:
     model_id: str = ""
     device: str = ""
     message: str = ""
+    image_model: str = ""
+    language: str = ""
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether a multilingual text tower is part of the model (the language setting then matters)."""
+        return bool(self.image_model)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class TextTowerSpec:
         extra_files: repository files beyond config, tokenizer and ``tf_model.h5``.
         revision: hub commit to download (None: the current one, recorded at the first download).
         weights_sha256: SHA-256 of ``tf_model.h5`` at ``revision``.
+        query_cost: what a query costs against CLIP's own text tower, as measured (docs/multilingual.md,
+            ``python -m benchmarks.micro.text_towers``), for the first-run question.
     """
 
     name: str
@@ -60,6 +62,7 @@ class TextTowerSpec:
     extra_files: tuple[str, ...] = ()
     revision: str | None = None
     weights_sha256: str | None = None
+    query_cost: str = ""
 
     @property
     def folder_name(self) -> str:
@@ -73,6 +76,11 @@ class TextTowerSpec:
                          extra_files=self.extra_files)
 
 
+# Measured with random weights of the real architectures, one query of 16 tokens, p50, three runs on 2 loaded
+# cores (docs/multilingual.md, "Query latency of each text tower"): CLIP B/32's text tower 71-158 ms.
+_XLMR_LARGE_COST = "each query costs 4.5-23x CLIP's own text tower (XLM-R large: 0.6-1.6 s vs 0.07-0.16 s measured here)"
+_DISTILBERT_COST = "each query costs about as much as CLIP's own text tower (0.9-1.2x measured here)"
+
 # Not pinned yet: no public record of these repositories' commits and tf_model.h5 digests could be checked from
 # the machines this was built on. Until they are, the first download's commit and digests are recorded and
 # every later download must match them (integrity.record_trust), and every file must match the hub's listing.
@@ -82,15 +90,17 @@ TEXT_TOWERS: dict[str, TextTowerSpec] = {
         TextTowerSpec(
             "mclip-b32", "M-CLIP/XLM-Roberta-Large-Vit-B-32", "openai-b32", 512, 2240, 1120,
             "XLM-R large distilled into OpenAI B/32's text space; 100 languages (XTD10 zh R@10 89.3)",
+            query_cost=_XLMR_LARGE_COST,
         ),
         TextTowerSpec(
             "mclip-l14", "M-CLIP/XLM-Roberta-Large-Vit-L-14", "openai-l14", 768, 2240, 1120,
             "XLM-R large distilled into OpenAI L/14's text space; best quality (XTD10 zh R@10 89.7), slow image tower",
+            query_cost=_XLMR_LARGE_COST,
         ),
         TextTowerSpec(
             "multilingual-b32-small", "sentence-transformers/clip-ViT-B-32-multilingual-v1", "openai-b32", 512, 539, 270,
             "multilingual DistilBERT in OpenAI B/32's text space; 4x smaller, weaker in Chinese (XTD zh R@1 31.0)",
-            extra_files=SENTENCE_TRANSFORMERS_FILES,
+            extra_files=SENTENCE_TRANSFORMERS_FILES, query_cost=_DISTILBERT_COST,
         ),
     )
 }
@@ -124,7 +134,11 @@ def ensure_text_tower(spec: TextTowerSpec, models_dir: Path, **download: Any) ->
     target, on_disk = tower_folder(spec, models_dir)
     if not on_disk:
         def prepare(ready: Path, on_stage: Any) -> dict[str, Any]:
+            from xmr_desktop.engine.progress import STAGE_PREPARE
+
+            on_stage(STAGE_PREPARE, 0.0)  # the float16 check and rewrite take a while on XLM-R large: say so
             extras = compact_in_place(ready)
+            on_stage(STAGE_PREPARE, 1.0)
             return extras | {"image_model": spec.image_model, "bound_image_model_id": clip_files.model_id}
 
         install_model(spec.model_spec, models_dir, prepare=prepare, **download)

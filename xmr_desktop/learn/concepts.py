@@ -150,6 +150,17 @@ class ConceptExpander:
     def __bool__(self) -> bool:
         return bool(self.concepts)
 
+    def split(self, text: str) -> tuple[list[StoredConcept], str]:
+        """The concepts ``text`` names, and the words left to embed ("" when only filler words are left)."""
+        found: list[StoredConcept] = []
+        rest = text
+        for pattern, concept in self._patterns:
+            if pattern.search(rest):
+                found.append(concept)
+                rest = pattern.sub(" ", rest)
+        words = re.findall(r"[\w']+", _without_unspaced_filler(rest).lower())
+        return found, ("" if all(word in _FILLER for word in words) else " ".join(rest.split()))
+
     def term_vector(self, text: str, embed_text: Callable[[str], np.ndarray]) -> np.ndarray | None:
         """The vector for a text term, or None when it names no concept (then embed it as usual)."""
         pieces = self.term_pieces(text, embed_text)
@@ -164,25 +175,18 @@ class ConceptExpander:
         None when ``text`` names no concept. ``term_vector`` is the normalised sum of ``coefficient * vector``;
         explanations use the pieces to say how much of a match came from the name and how much from the words.
         """
-        found: list[StoredConcept] = []
-        rest = text
-        for pattern, concept in self._patterns:
-            if pattern.search(rest):
-                found.append(concept)
-                rest = pattern.sub(" ", rest)
+        found, rest = self.split(text)
         if not found:
             return None
         # The prototype of several names is the normalised mean of theirs: each name's share of it, unnormalised.
         units = [np.asarray(c.prototype, np.float32) / max(float(np.linalg.norm(c.prototype)), 1e-12) for c in found]
         scale = 1.0 / (len(found) * max(float(np.linalg.norm(np.mean(units, axis=0))), 1e-12))
-        words = re.findall(r"[\w']+", _without_unspaced_filler(rest).lower())
-        if all(word in _FILLER for word in words):
+        if not rest:
             return [TermPiece("concept", c.name, scale, unit) for c, unit in zip(found, units)]
-        rest_text = " ".join(rest.split())
-        text_vector = np.asarray(embed_text(rest_text), dtype=np.float32)
+        text_vector = np.asarray(embed_text(rest), dtype=np.float32)
         text_vector = text_vector / max(float(np.linalg.norm(text_vector)), 1e-12)
         pieces = [TermPiece("concept", c.name, self.weight * scale, unit) for c, unit in zip(found, units)]
-        return pieces + [TermPiece("text", rest_text, 1.0 - self.weight, text_vector)]
+        return pieces + [TermPiece("text", rest, 1.0 - self.weight, text_vector)]
 
 
 def load_expander(data_dir: Path, model_id: str, weight: float = MIX_WEIGHT) -> ConceptExpander | None:

@@ -96,6 +96,47 @@ class _TextEmbedder(Protocol):
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+class _Concepts(Protocol):
+    def split(self, text: str) -> tuple[list[object], str]: ...
+
+
+IMAGE_TERM = "image"
+CONCEPT_TERM = "concept"
+
+
+def answering_tower(embedder: object, text: str) -> str:
+    """The model that embeds ``text``, by name: a ``RoutedEmbedder``'s choice, or the one model there is."""
+    tower_name = getattr(embedder, "tower_name", None)
+    if tower_name is not None:
+        return str(tower_name(text))
+    return str(getattr(embedder, "name", "") or "model")
+
+
+def term_towers(terms: Sequence[object], embedder: object, concepts: _Concepts | None = None) -> list[tuple[str, str]]:
+    """``(term as typed, tower)`` for each query term, as ``xmr search --explain`` and the window show it.
+
+    The tower is a model name (``mclip-b32``, ``openai-b32``), ``"image"`` for an image term, or ``"concept"``
+    for a term that is only a taught name. A term naming a concept among other words is answered by the tower
+    of those words (``旺财在海滩上``: the multilingual one). Routing is a rule on the text: nothing is embedded.
+    """
+    answered = []
+    for term in terms:
+        kind, value = getattr(term, "kind"), str(getattr(term, "value"))
+        if kind == "image":
+            answered.append((value, IMAGE_TERM))
+            continue
+        text = value
+        if concepts is not None:
+            found, rest = concepts.split(value)
+            if found and not rest:
+                answered.append((value, CONCEPT_TERM))
+                continue
+            if found:
+                text = rest
+        answered.append((value, answering_tower(embedder, text)))
+    return answered
+
+
 class RoutedEmbedder:
     """A model whose ``embed_texts`` sends each text to the tower :func:`tower_for` picks; images, ``model_id``,
     ``dim`` and the rest come from the multilingual model (a ``TextTowerEmbedder``), whose image tower both share.
@@ -154,4 +195,4 @@ class RoutedEmbedder:
         return out
 
 
-__all__ = ["LANGUAGES", "Language", "RoutedEmbedder", "detect_tower", "tower_for"]
+__all__ = ["LANGUAGES", "Language", "RoutedEmbedder", "answering_tower", "detect_tower", "term_towers", "tower_for"]

@@ -75,6 +75,26 @@ class Searcher:
             raise QueryError(f"query image not found: {image_path}")
         return self._rank([QueryTerm(1.0, "image", path)], top_k, folder)
 
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Embed query texts with ``embedder`` from now on: another text side over the same image space (a new
+        query-language setting). The loaded image vectors stay; the cached term vectors, which the old text side
+        made, go."""
+        if embedder.model_id != self.embedder.model_id:
+            raise ValueError(f"{embedder.model_id} is another image space than {self.embedder.model_id}")
+        self.embedder = embedder
+        self._text_cache.clear()
+
+    def towers(self, query: str) -> list[tuple[str, str]]:
+        """``(term, tower)`` for each term of ``query``: which model answers it (``search.language.term_towers``);
+        embeds nothing."""
+        return self.term_towers(parse_query(query, image_exists=_is_image_file))
+
+    def term_towers(self, terms: list[QueryTerm]) -> list[tuple[str, str]]:
+        """``towers`` for terms already parsed."""
+        from xmr_desktop.search.language import term_towers
+
+        return term_towers(terms, self.embedder, self.concepts)
+
     def query_vector(self, query: str) -> np.ndarray:
         """The unit vector a query in xmr's syntax ranks by (terms embedded, concepts mixed in, combined)."""
         return self._combined(parse_query(query, image_exists=_is_image_file))

@@ -29,6 +29,7 @@ from xmr_desktop.search.query import SEARCH_BOX_MAX_CHARS
 from xmr_desktop.ui.concepts_dialog import ConceptsController
 from xmr_desktop.ui.date_grid import DateGroupedGrid
 from xmr_desktop.ui.folders import FoldersPanel
+from xmr_desktop.ui.language_control import LanguageController
 from xmr_desktop.ui.library_bridge import LibraryBridge
 from xmr_desktop.ui.menus import MenuActions, build_menus
 from xmr_desktop.ui.model_dialog import ModelDialog
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         search_extras: how the query was read (chips) and the filter bar, under the search box.
         date_grid: groups the grid by day or month in date order; ocr_menu: the "Text in photos" choice.
         concepts: "Teach a name…" and "Names…" (personal concepts).
+        language: the first-run language question, the Language menu and the "answered by" line.
         settings: persisted preferences.
     """
 
@@ -86,16 +88,21 @@ class MainWindow(QMainWindow):
         download_fn: DownloadFn = hub_download,
         batch_size: int | None = None,
         decode_workers: int | None = None,
+        ask_languages: bool | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
         self.settings = settings or AppSettings(paths.config_dir)
         self.model_argument = model if model is not None else self.settings.model
         self._check_model = check_model if check_model is not None else embedder_factory is None
+        # The first-run question picks the model, so it is asked only when nothing chose one yet.
+        ask = ask_languages if ask_languages is not None else embedder_factory is None
+        self._ask_languages = ask and model is None and self.settings.model is None and not self.settings.languages_asked
         self._download_fn = download_fn
         self.library = PhotoLibrary(
             paths, embedder_factory or on_disk_embedder, model=self.model_argument, threaded=True,
             watcher_factory=watcher_factory, batch_size=batch_size, decode_workers=decode_workers, served_by="app",
+            language=self.settings.query_language,
         )
         self.bridge = LibraryBridge(self.library, self)
         self.thumbnails = ThumbnailCache(paths.thumbnails_dir, disk_bytes=self.settings.thumbnail_cache_bytes, parent=self)
@@ -107,6 +114,7 @@ class MainWindow(QMainWindow):
         self._started = False
         self._closing = False
         self._build_ui()
+        self.language = LanguageController(self)
         self._restore_settings()
         self.bridge.events.connect(self._on_events)
         self.bridge.failed.connect(self.show_message)
@@ -196,6 +204,17 @@ class MainWindow(QMainWindow):
             return
         self._started = True
         self.bridge.start()
+        if self._ask_languages:
+            self._ask_languages = False
+            QTimer.singleShot(0, lambda: self.language.ask(first_run=True, then=self._check_and_load))
+            return
+        self._check_and_load()
+
+    def _check_and_load(self) -> None:
+        """Load the model, or open the download dialog when it is not on disk (the window never downloads
+        without it)."""
+        if self._closing:
+            return
         if self._check_model:
             status = model_status(self.model_argument, self.paths.models_dir)
             if not status.on_disk:
@@ -274,6 +293,20 @@ class MainWindow(QMainWindow):
         self.results_model.set_sort_order(order)
         self.date_grid.set_enabled(order == SortOrder.DATE)
 
+    def use_model(self, argument: str | None) -> None:
+        """Make ``argument`` the model from now on (persisted; None: the default), without loading it yet."""
+        self.model_argument = argument
+        self.settings.model = argument
+
+    def switch_model(self, argument: str | None) -> None:
+        """Use and load ``argument`` now, through the download dialog when it is not on disk yet."""
+        self.use_model(argument)
+        status = model_status(argument, self.paths.models_dir)
+        if self._check_model and not status.on_disk:
+            self.show_model_dialog(status)
+            return
+        self._load_model(argument)
+
     @Slot(object)
     def _on_model_chosen(self, argument: str | None) -> None:
         self.model_argument = argument
@@ -348,6 +381,7 @@ class MainWindow(QMainWindow):
             self.status_panel.set_model_problem("Model unavailable", model.message)
             self.statusBar().showMessage(model.message, 15000)
         self.search.set_model_state(model.state)
+        self.language.on_model(model)
         self._update_page()
 
     def _on_folders(self, infos: list[FolderInfo]) -> None:
@@ -363,6 +397,8 @@ class MainWindow(QMainWindow):
         if report.skipped:
             text += f"; {report.skipped} files could not be read (`xmr skipped` lists them)"
         self.statusBar().showMessage(text, STATUS_MS)
+        if report.embedded >= 8:  # for the re-embedding estimate; a handful of photos measures start-up, not speed
+            self.settings.seconds_per_photo = report.elapsed / report.embedded
         self.search.refresh()
         self.indexing_finished.emit(report)
 

@@ -160,6 +160,14 @@ class ModelDialog(QDialog):
             self.download_button.setEnabled(False)
             return
         size = self._size_text()
+        if self.status.image_model:  # a multilingual text tower and the CLIP whose image tower it uses
+            self._say(
+                f"Searching in other languages needs the multilingual text tower {self.status.name} and the image "
+                f"tower of {self.status.image_model}{size}. They are downloaded once from the Hugging Face hub "
+                f"({self.status.hub_id}, and {self.status.image_model}'s repository if it is not here yet) into "
+                f"{self.models_dir}, checked, and then work offline; your photos never leave this computer."
+            )
+            return
         self._say(
             f"xmr_desktop needs an image-text model to understand your photos. The model {self.status.name}{size} "
             f"is downloaded once from the Hugging Face hub ({self.status.hub_id}) into {self.models_dir}, checked, "
@@ -170,6 +178,9 @@ class ModelDialog(QDialog):
     def _size_text(self) -> str:
         from xmr_desktop.engine.registry import REGISTRY
 
+        if self.status.download_bytes:
+            return f" (about {format_bytes(self.status.download_bytes)} to download)" if self.status.image_model else \
+                f" (about {format_bytes(self.status.download_bytes)})"
         spec = next((s for s in REGISTRY.values() if s.hub_id == self.status.hub_id), None)
         return f" (about {format_bytes(spec.download_bytes)})" if spec is not None and spec.download_bytes else ""
 
@@ -192,6 +203,7 @@ class ModelDialog(QDialog):
         self._download.plan.connect(self._on_plan)
         self._download.stage.connect(self._on_stage)
         self._download.transfer.connect(self._on_transfer)
+        self._download.part.connect(self._on_part)
         self._download.succeeded.connect(self._on_succeeded)
         self._download.failed.connect(self._on_failed)
         self._download.start()
@@ -306,6 +318,15 @@ class ModelDialog(QDialog):
         if fraction is not None and 0.0 < fraction < 1.0:
             text += f" — {fraction:.0%}"
         self.stage_labels[stage].setText(f"{mark} {text}")
+
+    @Slot(str)
+    def _on_part(self, description: str) -> None:
+        """A text tower's install goes in parts (its CLIP, then the tower): each has its own bytes and stages."""
+        if self.sender() is not self._download:
+            return
+        self._meter = TransferMeter()
+        self._total = 0
+        self._say(f"Getting {self.status.name}: {description}…")
 
     @Slot(object, object)
     def _on_transfer(self, done: int, total: int) -> None:

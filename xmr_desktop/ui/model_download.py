@@ -4,7 +4,8 @@ The hub client downloads on its own threads and offers no way to stop them; a ch
 model lock dies with it, and its partial files stay where they are: the next download resumes them, and nothing
 here ever deletes a staging folder (stale ones are cleaned at start, by ``engine.staging.clean_stale_staging``).
 The child reports the plan of stages, each stage's progress and the bytes landed; the dialog turns the bytes into
-size, speed and time left.
+size, speed and time left. A multilingual text tower (``mclip-b32``) comes in two parts, each with its own plan:
+the CLIP whose image tower it uses (when missing), then the tower (``text_towers.ensure_text_tower``).
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ class DownloadControl:
         on_plan: Callable[[list[str]], None] | None = None,
         on_stage: Callable[[str, float], None] | None = None,
         on_transfer: Callable[[int, int], None] | None = None,
+        on_part: Callable[[str], None] | None = None,
     ) -> None:
         self.cancelled = threading.Event()
         self._on_total = on_total
         self._on_plan, self._on_stage, self._on_transfer = on_plan, on_stage, on_transfer
+        self._on_part = on_part
         self._on_cancel: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -56,6 +59,11 @@ class DownloadControl:
     def set_plan(self, stages: list[str]) -> None:
         if self._on_plan is not None:
             self._on_plan(list(stages))
+
+    def set_part(self, description: str) -> None:
+        """A new part of the install begins (its own plan and bytes follow), e.g. the tower after its CLIP."""
+        if self._on_part is not None:
+            self._on_part(description)
 
     def set_stage(self, stage: str, fraction: float) -> None:
         if self._on_stage is not None:
@@ -97,23 +105,49 @@ def _child_download(
         from xmr_desktop.engine.loading import ensure_model
         from xmr_desktop.engine.registry import resolve_model_argument
 
+        from xmr_desktop.engine.text_towers import text_tower_spec
+
         disable_progress_bars()
+        progress = {
+            "on_stage": lambda stage, fraction: queue.put(("stage", stage, float(fraction))),
+            "on_transfer": lambda done, total: queue.put(("transfer", int(done), int(total))),
+        }
+        tower = text_tower_spec(argument)
+        if tower is not None:
+            _install_tower(tower, Path(models_dir), queue, endpoint, prepare, progress)
+            queue.put(("done", "", ""))
+            return
         ref = resolve_model_argument(argument)
         if ref.spec is not None:
             queue.put(("plan", planned_stages(ref.spec, prepare=prepare is not None)))
-        ensure_model(
-            ref,
-            Path(models_dir),
-            endpoint=endpoint,
-            on_stage=lambda stage, fraction: queue.put(("stage", stage, float(fraction))),
-            on_transfer=lambda done, total: queue.put(("transfer", int(done), int(total))),
-            prepare=prepare,
-        )
+        ensure_model(ref, Path(models_dir), endpoint=endpoint, prepare=prepare, **progress)
         queue.put(("done", "", ""))
     except XmrError as error:
         queue.put(("failed", str(error), _details(error)))
     except Exception as error:  # noqa: BLE001  the parent must hear about every failure
         queue.put(("failed", f"The download failed ({type(error).__name__}; the log has the details).", _details(error)))
+
+
+def _install_tower(tower: Any, models_dir: Path, queue: Any, endpoint: str | None, prepare: Any, progress: dict[str, Any]) -> None:
+    """The CLIP a text tower is bound to (when missing, with ``prepare``), then the tower, each announced as a part."""
+    from xmr_desktop.engine.downloads import planned_stages
+    from xmr_desktop.engine.loading import ensure_model, model_folder
+    from xmr_desktop.engine.registry import resolve_model_argument
+    from xmr_desktop.engine.text_towers import ensure_text_tower, tower_folder
+
+    clip = resolve_model_argument(tower.image_model)
+    clip_missing = not model_folder(clip, models_dir)[1]
+    tower_missing = not tower_folder(tower, models_dir)[1]
+    step = "Step 2 of 2: " if clip_missing and tower_missing else ""
+    if clip_missing:
+        assert clip.spec is not None
+        queue.put(("part", f"{'Step 1 of 2: ' if tower_missing else ''}the image tower of {tower.image_model}"))
+        queue.put(("plan", planned_stages(clip.spec, prepare=prepare is not None)))
+        ensure_model(clip, models_dir, endpoint=endpoint, prepare=prepare, **progress)
+    if tower_missing:
+        queue.put(("part", f"{step}the multilingual text tower {tower.name}"))
+        queue.put(("plan", planned_stages(tower.model_spec, prepare=True)))  # its compaction is the prepare step
+    ensure_text_tower(tower, models_dir, endpoint=endpoint, **progress)
 
 
 def _details(error: BaseException) -> str:
@@ -158,6 +192,8 @@ def hub_download(
             control.set_plan(list(message[1]))
         elif kind == "stage":
             control.set_stage(str(message[1]), float(message[2]))
+        elif kind == "part":
+            control.set_part(str(message[1]))
         elif kind == "transfer":
             control.set_transfer(int(message[1]), int(message[2]))
         else:
@@ -181,6 +217,7 @@ class ModelDownload(QObject):
         plan(stages): the stages the install goes through, in order.
         stage(name, fraction): progress of one stage.
         transfer(done, total): bytes landed so far and bytes expected.
+        part(description): a new part of the install begins (a text tower's CLIP, then the tower).
         succeeded(): the model is complete on disk.
         failed(message): it could not be fetched (offline, unknown id, disk full, checksum).
         ended(): the download thread is done, whatever the outcome.
@@ -190,6 +227,7 @@ class ModelDownload(QObject):
     plan = Signal(object)
     stage = Signal(str, float)
     transfer = Signal(object, object)
+    part = Signal(str)
     succeeded = Signal()
     failed = Signal(str)
     ended = Signal()
@@ -199,7 +237,8 @@ class ModelDownload(QObject):
         self.status, self.models_dir = status, models_dir
         self._download_fn = download_fn
         self.control = DownloadControl(
-            self.total.emit, on_plan=self.plan.emit, on_stage=self.stage.emit, on_transfer=self.transfer.emit
+            self.total.emit, on_plan=self.plan.emit, on_stage=self.stage.emit, on_transfer=self.transfer.emit,
+            on_part=self.part.emit,
         )
         self.done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="xmr-model-download", daemon=True)

@@ -96,6 +96,47 @@ class AppSettings:
         else:
             self._qs.remove("model/name")
 
+    @property
+    def languages_asked(self) -> bool:
+        """The first-run question (which languages the user searches in) has been answered."""
+        return self._qs.value("language/asked", "false") in (True, "true", "1")
+
+    @property
+    def search_languages(self) -> str | None:
+        """The answer's key (``core.language_choice.CHOICES``), None until answered."""
+        value = self._qs.value("language/searches_in")
+        return str(value) if value else None
+
+    @search_languages.setter
+    def search_languages(self, key: str) -> None:
+        self._qs.setValue("language/searches_in", key)
+        self._qs.setValue("language/asked", True)
+
+    @property
+    def query_language(self) -> str:
+        """Which text tower answers query terms of a multilingual model: ``auto`` (default), ``en`` or ``multi``."""
+        from xmr_desktop.core.commands import LANGUAGES
+
+        value = str(self._qs.value("language/query", "auto"))
+        return value if value in LANGUAGES else "auto"
+
+    @query_language.setter
+    def query_language(self, value: str) -> None:
+        self._qs.setValue("language/query", value)
+
+    @property
+    def seconds_per_photo(self) -> float | None:
+        """Embedding time per photo measured in the last indexing run that embedded any (for estimates)."""
+        try:
+            value = float(self._qs.value("indexing/seconds_per_photo", 0.0))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        return value if value > 0 else None
+
+    @seconds_per_photo.setter
+    def seconds_per_photo(self, value: float) -> None:
+        self._qs.setValue("indexing/seconds_per_photo", float(value))
+
     def _int(self, key: str, default: int) -> int:
         try:
             return int(self._qs.value(key, default))  # type: ignore[arg-type]
