@@ -31,6 +31,19 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XMR_OCR", "off")
 
 
+@pytest.fixture(autouse=True)
+def _clipboard_left_empty() -> Iterator[None]:
+    """Qt's offscreen platform crashes the process at exit (SIGSEGV, after every test passed) when the clipboard
+    still holds data an app put there; the real platforms hand it to the clipboard manager instead. So a test
+    that copied something leaves the clipboard empty."""
+    yield
+    if "PySide6.QtGui" in sys.modules:
+        from PySide6.QtGui import QGuiApplication
+
+        if QGuiApplication.instance() is not None and QGuiApplication.platformName() == "offscreen":
+            QGuiApplication.clipboard().clear()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight tiny CLIP in hub layout (tf_model.h5 + tokenizer + preprocessor config)."""
