@@ -39,6 +39,7 @@ from xmr_desktop.ui.search_controller import SearchController, SearchStatus
 from xmr_desktop.ui.settings import AppSettings
 from xmr_desktop.ui.status import StatusPanel
 from xmr_desktop.ui.thumbnails import ThumbnailCache
+from xmr_desktop.ui.viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         library, bridge: the core and the window's connection to it.
         search: the query on screen and its answers.
         search_bar, results_model, results_view, folders_panel, status_panel, thumbnails: the parts.
+        viewer, results_page: the photo shown large beside the grid (and full-window), and the page holding both.
         concepts: "Teach a name…" and "Names…" (personal concepts).
         settings: persisted preferences.
     """
@@ -116,10 +118,12 @@ class MainWindow(QMainWindow):
         self.search_bar.edit.setAcceptDrops(False)  # dropped files go to the window, not into the text
         self.results_view = ResultsView(self)
         self.results_view.setModel(self.results_model)
+        self.viewer = Viewer(self, self.results_view, self.results_model, self.thumbnails, self.settings)
+        self.results_page = self.viewer.page
         self.welcome_page = WelcomePage(self)
         self.message_page = MessagePage(self)
         self.pages = QStackedWidget(self)
-        for page in (self.welcome_page, self.message_page, self.results_view):
+        for page in (self.welcome_page, self.message_page, self.results_page):
             self.pages.addWidget(page)
         self.pages.setCurrentWidget(self.message_page)
         self.setCentralWidget(self.pages)
@@ -144,7 +148,7 @@ class MainWindow(QMainWindow):
         self.concepts.search_stale.connect(self.search.refresh)
         actions = MenuActions(self.choose_folder, lambda: self.show_model_dialog(), lambda: self.concepts.teach(),
                               self.concepts.show_names)
-        build_menus(self, self.search_bar, self.folders_dock, self.paths.log_dir, actions)
+        build_menus(self, self.search_bar, self.folders_dock, self.paths.log_dir, actions, [self.viewer.toggle_action])
         self.search_bar.query_changed.connect(self.search.set_text)
         self.search_bar.folder_changed.connect(self.search.set_folder)
         self.search_bar.sort_changed.connect(self._on_sort_changed)
@@ -198,6 +202,7 @@ class MainWindow(QMainWindow):
             self.search.stop()
             self.hide()
             self.bridge.close()
+            self.viewer.close()
             self.thumbnails.wait()
         event.accept()
 
@@ -352,7 +357,7 @@ class MainWindow(QMainWindow):
 
     def _update_page(self) -> None:
         if self.results_model.rowCount():
-            self.pages.setCurrentWidget(self.results_view)
+            self.pages.setCurrentWidget(self.results_page)
         elif self.folders is not None and not self.folders and not self._fatal_message:
             self.pages.setCurrentWidget(self.welcome_page)
         else:
