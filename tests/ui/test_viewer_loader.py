@@ -103,3 +103,29 @@ def test_the_cache_is_bounded_by_bytes(qtbot: Any, tmp_path: Path) -> None:
     assert loader.cache.bytes <= loader.cache.max_bytes == 120_000
     assert isinstance(loader.cache, DecodeCache)
     loader.wait()
+
+
+def test_a_photo_being_decoded_ahead_is_not_decoded_twice_when_asked_for(qtbot: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    shown, ahead = _png(tmp_path / "a.png", (250, 0, 0)), _png(tmp_path / "b.png", (0, 0, 250))
+    release, started = threading.Event(), threading.Event()
+    decoded: list[str] = []
+    real = photo_decode.decode_to_fit
+
+    def gated(path: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(path)
+        if path == ahead:
+            started.set()
+            release.wait(10)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(photo_decode, "decode_to_fit", gated)
+    loader = ViewerLoader(threads=2)
+    with qtbot.waitSignal(loader.ready, timeout=10_000):
+        loader.request(shown, (60, 60))
+    loader.prefetch([ahead], (60, 60))  # the next photo, decoded ahead
+    assert started.wait(10)
+    with qtbot.waitSignal(loader.ready, timeout=10_000) as answer:
+        loader.request(ahead, (60, 60))  # the user moves on before it is done
+        release.set()
+    assert answer.args[0].path == ahead and decoded.count(ahead) == 1
+    loader.wait()

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 CACHE_BYTES = 96 * 2**20  # a few window-sized photos and a dozen pane-sized ones
 THREADS = 2  # one for the photo asked for, one so a slow stale decode never holds up the next one
+JOIN_TIMEOUT_S = 30.0  # waiting for another thread's decode of the same photo; then decode it ourselves
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class DecodeCache:
         self._items: OrderedDict[str, ViewImage] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._decoding: dict[str, threading.Event] = {}
 
     def get(self, path: str, version: FileVersion, box: tuple[int, int]) -> ViewImage | None:
         with self._lock:
@@ -104,6 +106,20 @@ class DecodeCache:
         with self._lock:
             self._items.clear()
             self._bytes = 0
+
+    def begin_decode(self, path: str) -> threading.Event | None:
+        """Note that this thread decodes ``path`` now (None), or return the event of the thread already doing so."""
+        with self._lock:
+            running = self._decoding.get(path)
+            if running is None:
+                self._decoding[path] = threading.Event()
+            return running
+
+    def end_decode(self, path: str) -> None:
+        with self._lock:
+            done = self._decoding.pop(path, None)
+        if done is not None:
+            done.set()
 
     @property
     def bytes(self) -> int:
@@ -158,13 +174,25 @@ class _DecodeTask(QRunnable):
 
     def _load(self) -> ViewImage:
         cache = self._shared.cache
-        cached = cache.get(self._path, photo_decode.file_version(self._path), self._box)
+        version = photo_decode.file_version(self._path)
+        cached = cache.get(self._path, version, self._box)
         if cached is not None:
             return cached
-        photo = photo_decode.decode_to_fit(self._path, self._box, max_pixels=self._shared.max_pixels)
-        item = ViewImage(self._path, to_qimage(photo.image), photo.full_size, photo.decoded_size, photo.version, self._box)
-        cache.put(item)
-        return item
+        running = cache.begin_decode(self._path)
+        if running is not None:
+            # Usually the look-ahead decoding the very photo just asked for: its result beats decoding it twice.
+            running.wait(JOIN_TIMEOUT_S)
+            cached = cache.get(self._path, version, self._box)
+            if cached is not None:
+                return cached
+        try:
+            photo = photo_decode.decode_to_fit(self._path, self._box, max_pixels=self._shared.max_pixels)
+            item = ViewImage(self._path, to_qimage(photo.image), photo.full_size, photo.decoded_size, photo.version, self._box)
+            cache.put(item)
+            return item
+        finally:
+            if running is None:
+                cache.end_decode(self._path)
 
 
 class ViewerLoader(QObject):
