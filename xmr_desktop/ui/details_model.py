@@ -65,6 +65,8 @@ class DetailsModel(QAbstractTableModel):
         """Show ``details`` (None: nothing)."""
         rows = details.rows() if details is not None else []
         self.details = details
+        if rows == self._rows:
+            return  # nothing the user sees changed (the decode confirmed what the index said)
         if [row.key for row in rows] == [row.key for row in self._rows]:
             self._rows = rows  # same rows, new values (a refresh while indexing): keep the view's scroll
             if rows:
