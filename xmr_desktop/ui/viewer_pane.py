@@ -78,6 +78,7 @@ class ViewerPane(QWidget):
         self.details_view.verticalHeader().hide()
         self.details_view.setShowGrid(False)
         self.details_view.setWordWrap(True)
+        self.details_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long names keep their extension; tooltip has all
         self.details_view.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
         self.details_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.details_view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
