@@ -9,14 +9,15 @@ import argparse
 import logging
 import sys
 import threading
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from xmr_desktop import __version__
 from xmr_desktop.config import resolve_paths
+from xmr_desktop.errors import DataDirError
 from xmr_desktop.logs import setup_logging
+from xmr_desktop.text_safety import printable, printable_text
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,8 @@ class ExceptionDialogHook:
         if issubclass(kind, KeyboardInterrupt):
             sys.__excepthook__(kind, error, tb)
             return
-        text = "".join(traceback.format_exception(kind, error, tb))
-        log.critical("uncaught exception:\n%s", text)
-        self._bridge.raised.emit(f"{kind.__name__}: {error}")
+        log.critical("uncaught exception", exc_info=(kind, error, tb))
+        self._bridge.raised.emit(printable_text(f"{kind.__name__}: {error}"))
 
     def _thread_hook(self, args: threading.ExceptHookArgs) -> None:
         self(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
@@ -74,15 +74,30 @@ class ExceptionDialogHook:
                 None,
                 "xmr_desktop: unexpected error",
                 f"Something went wrong that xmr_desktop did not expect:\n\n{summary}\n\n"
-                f"The details are in the log file:\n{self.log_file}\n\nPlease include it when reporting the problem.",
+                f"The details are in the log file:\n{printable(self.log_file)}\n\n"
+                "When you report the problem, the log helps. It names folders and photos xmr has indexed: "
+                "read it first, and remove what you would rather not share.",
             )
         finally:
             self._showing = False
 
 
+def show_startup_error(message: str) -> None:
+    """Say why the app cannot start, on stderr and in a dialog (before any window, log file or excepthook)."""
+    print(f"xmr-desktop: error: {message}", file=sys.stderr)
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    _app = QApplication.instance() or QApplication(sys.argv[:1])  # kept alive while the dialog shows
+    QMessageBox.critical(None, "xmr_desktop cannot start", message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    paths = resolve_paths(args.data_dir).ensure()
+    try:
+        paths = resolve_paths(args.data_dir).ensure()
+    except DataDirError as error:
+        show_startup_error(str(error))
+        return 1
     log_file = setup_logging(paths.log_dir, verbosity=args.verbose)
     log.info("xmr-desktop %s starting; data in %s", __version__, paths.data_dir)
 

@@ -43,3 +43,7 @@ class FolderOverlapError(XmrError):
 
 class ModelIntegrityError(ModelUnavailableError):
     """Downloaded model files differ from the checksums they must have; nothing of them was kept."""
+
+
+class DataDirError(XmrError):
+    """The data, cache, log or settings folder cannot be created or written (read-only disk, no permission)."""

@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--textures", action="store_true", help="use procedural textures even if photos exist")
     parser.add_argument("--pretrain-steps", type=int, default=6000, help="pretraining steps on domain A (about 2-3 min on 2 cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--multilingual-only", action="store_true", help="pretrain, then only the multilingual table")
+    parser.add_argument("--no-latency", action="store_true", help="skip the text-tower latency rows (XLM-R large takes ~1 min)")
     args = parser.parse_args(argv)
     started = time.monotonic()
 
@@ -69,6 +71,17 @@ def main(argv: list[str] | None = None) -> int:
         reports = [evaluate(model, fold, cache=db) for fold in b_tests]
         return run.averaged(reports), sum(r.vectors.embedded for r in reports)
 
+
+    from benchmarks.transfer import multilingual
+
+    if args.multilingual_only:
+        found = multilingual.run_multilingual(work, base_dir, base, db, args.seed, latency=not args.no_latency)
+        multilingual.print_tables(found)
+        run.json_dump(work / "results.json", {"multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
+                                             "text_tower_latency_ms": found.get("latency"), "distill": found["distill"],
+                                             "pretrain": stats})
+        print(f"\ntotal {time.monotonic() - started:.0f} s")
+        return 0
 
     rows: list[tuple[str, object, str]] = []
     rows.append(("zero-shot, domain A (sanity)", evaluate(base, run.pairs_of(data["a_test"]), cache=db).metrics, ""))
@@ -123,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         concept_rows.append((f"learned token, {label} ({time.monotonic() - t_token:.0f}s)", run.score_concepts(token_vectors, pool, queries)))
     run.log(f"concepts: {time.monotonic() - t:.1f}s")
 
+    found = multilingual.run_multilingual(work, base_dir, base, db, args.seed, latency=not args.no_latency)
     print_tables(rows, concept_rows, bg, stats, time.monotonic() - started, len(b_tests), len(b_tests[0].images), len(pool_paths))
+    multilingual.print_tables(found)
     run.json_dump(work / "results.json", {"retrieval": [(n, m.to_json() if hasattr(m, "to_json") else m, note) for n, m, note in rows],
-                                         "concepts": concept_rows, "pretrain": stats, "backgrounds": bg.kind})
+                                         "concepts": concept_rows, "pretrain": stats, "backgrounds": bg.kind,
+                                         "multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
+                                         "text_tower_latency_ms": found.get("latency"), "distill": found["distill"]})
     return 0
 
 

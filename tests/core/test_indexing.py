@@ -206,10 +206,10 @@ def test_a_file_that_cannot_be_read_now_stays_pending_and_is_retried(tmp_path: P
     real = pipeline.load_for_embedding
     failing = {"now": True}
 
-    def load(path: str, *args: object) -> object:
+    def load(path: str, *args: object, **kwargs: object) -> object:
         if path == str(flaky) and failing["now"]:
             raise PermissionError(13, "Permission denied", path)
-        return real(path, *args)
+        return real(path, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "load_for_embedding", load)
     library = Library(tmp_path, ColourEmbedder())
@@ -340,8 +340,8 @@ def _counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     decoded: list[str] = []
     real = pipeline.load_for_embedding
 
-    def counting(path: str, *args: object) -> object:
-        loaded = real(path, *args)
+    def counting(path: str, *args: object, **kwargs: object) -> object:
+        loaded = real(path, *args, **kwargs)
         decoded.append(path)
         return loaded
 

@@ -76,9 +76,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     counts = {"decoded": 0, "pending_queries": 0, "count_queries": 0}
     real_load, real_pending, real_counts = pipeline.load_for_embedding, Store.pending, Store.folder_counts
 
-    def load(*args: Any) -> Any:
+    def load(*args: Any, **kwargs: Any) -> Any:
         counts["decoded"] += 1
-        return real_load(*args)
+        return real_load(*args, **kwargs)
 
     def pending(self: Store, *args: Any, **kwargs: Any) -> Any:
         counts["pending_queries"] += 1
@@ -183,7 +183,7 @@ def test_a_busy_index_is_reported_and_indexing_resumes_by_itself(
 class IncompleteWatcher:
     """A watcher whose OS refused watches (inotify's max_user_watches reached)."""
 
-    def __init__(self, on_changes: Any) -> None:
+    def __init__(self, on_changes: Any, **options: Any) -> None:
         self.watched: list[str] = []
 
     def watch(self, path: str) -> bool:

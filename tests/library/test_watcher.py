@@ -34,10 +34,11 @@ class FakeObserver:
         self.handlers: dict[str, Any] = {}
         self.missing: set[str] = set()
 
-    def schedule(self, handler: Any, path: str, recursive: bool = False) -> str:
+    def schedule(self, handler: Any, path: str, recursive: bool = False, event_filter: Any = None) -> str:
         if path in self.missing:
             raise FileNotFoundError(path)
         self.handlers[path] = handler
+        self.event_filter = event_filter
         return path
 
     def unschedule(self, watch: str) -> None:

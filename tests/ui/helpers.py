@@ -18,8 +18,8 @@ INDEX_TIMEOUT_MS = 30_000
 PHOTO_ITEMS = [("red", "circle"), ("green", "square"), ("blue", "triangle"), ("yellow", "circle"), ("green", "circle")]
 
 
-def quick_watcher(callback: Callable[..., None]) -> FolderWatcher:
-    return FolderWatcher(callback, debounce=WATCH_DEBOUNCE_S, max_wait=WATCH_MAX_WAIT_S)
+def quick_watcher(callback: Callable[..., None], **options: Any) -> FolderWatcher:
+    return FolderWatcher(callback, debounce=WATCH_DEBOUNCE_S, max_wait=WATCH_MAX_WAIT_S, **options)
 
 
 def indexed_at_least(count: int) -> Callable[[IndexReport], bool]:

@@ -9,7 +9,7 @@ import os
 import sys
 
 from xmr_desktop.cli.connect import Library
-from xmr_desktop.cli.output import ProgressPrinter, json_line, printable, warning
+from xmr_desktop.cli.output import ProgressPrinter, json_line, printable, printable_text, warning
 from xmr_desktop.config import Paths
 from xmr_desktop.core import commands as c
 from xmr_desktop.errors import UnknownFolderError
@@ -35,8 +35,10 @@ def cmd_index(args: argparse.Namespace, paths: Paths) -> int:
         folders.append(folder)
     with open_library(args, paths) as library, ProgressPrinter(sys.stderr) as printer:
         report = library.call(c.IndexNow(tuple(folders)), on_progress=printer.update)
+    for outer, inner in report.absorbed:  # each photo has one owning folder: say when a new one took others over
+        print(f"{printable(outer)} now includes {printable(inner)}, which was indexed as a folder of its own")
     for path, reason in report.scan_errors:
-        warning(f"{path}: {reason}")
+        warning(f"{printable(path)}: {printable_text(reason)}")
     print(report.summary())
     if report.skipped:
         print("see the skipped files and reasons with `xmr skipped`")
@@ -120,7 +122,7 @@ def cmd_skipped(args: argparse.Namespace, paths: Paths) -> int:
         if args.json:
             print(json_line({"path": path, "reason": reason}))
         else:
-            print(f"{printable(path)}: {printable(reason)}")
+            print(f"{printable(path)}: {printable_text(reason)}")
     return EXIT_OK
 
 

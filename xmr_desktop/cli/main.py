@@ -7,7 +7,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from xmr_desktop.cli import learn_commands, library_commands
+import xmr_desktop.cli.learn_commands as learn_commands
+import xmr_desktop.cli.library_commands as library_commands
 from xmr_desktop.cli.output import error
 from xmr_desktop.cli.parser import build_parser
 from xmr_desktop.config import Paths, resolve_paths
@@ -39,8 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         paths = resolve_paths(args.data_dir).ensure()
-    except OSError as problem:
-        error(f"cannot create the data directory: {problem}")
+    except XmrError as problem:  # DataDirError: the folder cannot be created or written
+        error(str(problem))
         return EXIT_ERROR
     setup_logging(paths.log_dir, verbosity=args.verbose)
     try:

@@ -8,18 +8,9 @@ import time
 from typing import Any, TextIO
 
 from xmr_desktop.core.runs import IndexProgress
+from xmr_desktop.text_safety import printable, printable_text
 
-# Control characters in a file name would forge lines or move the cursor on a terminal.
-_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
-_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped and undecodable bytes (surrogates) replaced, for one line."""
-    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text.translate(_CONTROL)
-
+__all__ = ["printable", "printable_text", "json_line", "error", "warning", "ProgressPrinter", "TrainingProgress"]
 
 def json_line(record: dict[str, Any]) -> str:
     """JSON with readable Unicode, except that undecodable file names fall back to \\u escapes (still valid JSON)."""
@@ -32,11 +23,11 @@ def json_line(record: dict[str, Any]) -> str:
 
 
 def error(message: str) -> None:
-    print(f"xmr: error: {printable(message)}", file=sys.stderr)
+    print(f"xmr: error: {printable_text(message)}", file=sys.stderr)
 
 
 def warning(message: str) -> None:
-    print(f"xmr: warning: {printable(message)}", file=sys.stderr)
+    print(f"xmr: warning: {printable_text(message)}", file=sys.stderr)
 
 
 class ProgressPrinter:

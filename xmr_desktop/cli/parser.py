@@ -71,7 +71,8 @@ def add_learning_commands(subparsers: Any) -> None:
     ft.add_argument("--variant", choices=("projection", "last-layers", "adapter"), default=None,
                     help="lit: what to train (default: the benchmark's winner)")
     ft.add_argument("--layers", type=_positive_int, default=None, help="lit, last-layers: how many text layers to tune (default 2)")
-    ft.add_argument("--image-encoder", default="resnet50", metavar="NAME|FILE", help="two-tower: keras.applications name or a saved Keras model")
+    ft.add_argument("--image-encoder", default="resnet50", metavar="NAME|NAME:WEIGHTS|FILE.keras",
+                    help="two-tower: a keras.applications name, NAME:WEIGHTS_FILE, or a .keras file (loaded in safe mode; never code)")
     ft.add_argument("--image-preprocess", choices=("caffe", "tf", "torch", "raw"), default=None,
                     help="two-tower: pixel format of a Keras model file (default: tf, i.e. [-1, 1])")
     ft.add_argument("--text-encoder", default="bert-base-uncased", metavar="HUB_ID|DIR", help="two-tower: BERT-family encoder")

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5.0
 # After an unexpected error it waits longer (the log has the traceback).
 RETRY_AFTER_ERROR_S = 60.0
-UNWATCHED_NOTE = "live updates off (raise fs.inotify.max_user_watches); rescanned every 10 minutes"
+UNWATCHED_NOTE = "live updates off (raise fs.inotify.max_user_watches)"
+RESCANNED_NOTE = "; rescanned every 10 minutes instead"
 
 
 @dataclass
@@ -106,15 +107,31 @@ class Background:
         self._scanning.pop(folder_id, None)
         self._unwatched.discard(folder_id)
 
-    def watch(self, folder: Folder) -> None:
+    def watch(self, folder: Folder, *, again: bool = False) -> None:
+        watcher = self._session.watcher
+        status = watcher.rewatch(folder.path) if again else watcher.watch(folder.path)
+        self._watched(folder, status)
+
+    def watch_status(self, status: Any) -> None:
+        """The watcher found, after the fact, that a root is watched incompletely (or fully again)."""
+        folder = self._session.book.by_path(getattr(status, "root", ""))
+        if folder is not None:
+            self._watched(folder, status)
+            self.folders_changed()
+
+    def _watched(self, folder: Folder, status: Any) -> None:
+        # A WatchStatus from library/watcher.py; a plain bool from simpler watchers.
+        complete = getattr(status, "complete", bool(status))
         session = self._session
-        if session.watcher.watch(folder.path) or not _exists(folder.path):
+        if complete or not _exists(folder.path):
+            self._unwatched.discard(folder.id)
             session.book.set_condition(folder.id, note="")
-            return
-        self._unwatched.add(folder.id)
-        session.book.set_condition(folder.id, note=UNWATCHED_NOTE)
+        else:
+            self._unwatched.add(folder.id)
+            reason = getattr(status, "reason", None) or UNWATCHED_NOTE
+            session.book.set_condition(folder.id, note=reason + RESCANNED_NOTE)
         if session.io is not None:
-            session.io.set_unwatched(self._unwatched)
+            session.io.set_unwatched(set(self._unwatched))
 
     def model_loaded(self) -> None:
         session = self._session
@@ -130,8 +147,13 @@ class Background:
         session = self._session
         if session.indexing_paused:
             raise XmrError("Indexing is paused in the xmr-desktop window; resume it there first.")
+        absorbed: list[tuple[str, str]] = []
         if command.paths:
-            folders = [session.add_folder(path, self).folder for path in command.paths]
+            folders = []
+            for path in command.paths:
+                added = session.add_folder(path, self)
+                folders.append(added.folder)
+                absorbed += [(added.folder.path, inner) for inner in added.absorbed]
         else:
             folders = session.book.folders()
             if not folders:
@@ -142,7 +164,9 @@ class Background:
         session.require_model()
         if session.pipeline is not None:
             session.pipeline.rewind(retry_deferred=True)
-        self._waiters.append(_Waiter(future, {f.id for f in folders}))
+        waiter = _Waiter(future, {f.id for f in folders})
+        waiter.report.absorbed = absorbed
+        self._waiters.append(waiter)
         self.update_activity()
 
     # -- one unit of work --------------------------------------------------------------------------------------
@@ -265,8 +289,8 @@ class Background:
             return  # removed while it was being walked
         was_offline = session.book.is_offline(folder.id)
         session.book.set_condition(folder.id, scanning=False, offline=report.root_unavailable)
-        if was_offline and not report.root_unavailable and session.watcher is not None:
-            session.watcher.rewatch(folder.path)
+        if session.watcher is not None and not report.root_unavailable and (was_offline or folder.id in self._unwatched):
+            self.watch(folder, again=True)  # back from offline, or a periodic check whether watching works now
         session.book.recount(session.require_store(), session.model.model_id, [folder.id])
         if session.pipeline is not None:
             session.pipeline.rewind(retry_deferred=True)

@@ -31,8 +31,9 @@ from xmr_desktop.errors import XmrError
 log = logging.getLogger(__name__)
 
 Listener = Callable[[e.Event], None]
-# (on_changes callback) -> an object with watch(path) -> bool, unwatch(path), rewatch(path), stop()
-WatcherFactory = Callable[[Callable[[Any], None]], Any]
+# (on_changes, on_status=...) -> an object with watch(path) -> WatchStatus, unwatch(path), rewatch(path), stop();
+# both callbacks are called on the watcher's threads (library/watcher.py's FolderWatcher is the real one).
+WatcherFactory = Callable[..., Any]
 
 
 class PhotoLibrary:
@@ -163,7 +164,9 @@ class PhotoLibrary:
         def make_io(store: Any) -> FolderIO:
             return FolderIO(self.paths.index_db, self._post_outcome, threaded=not inline, store=store)
 
-        watcher = self._watcher_factory(self._on_watched) if (self._watcher_factory and not inline) else None
+        watcher = None
+        if self._watcher_factory is not None and not inline:
+            watcher = self._watcher_factory(self._on_watched, on_status=self._on_watch_status)
         self._session.open(make_io, watcher)
         if not inline:
             self._background.start_session()
@@ -248,6 +251,14 @@ class PhotoLibrary:
         io = self._session.io
         if io is not None:
             io.apply(changes)
+
+    def _on_watch_status(self, status: Any) -> None:
+        # The watcher's thread: watching became incomplete (inotify limit) or complete again later.
+        self._post_outcome_job(lambda: self._background.watch_status(status))
+
+    def _post_outcome_job(self, job: Callable[[], None]) -> None:
+        if self.threaded:
+            self._inbox.put(job)
 
     def _emit(self, event: e.Event) -> None:
         with self._listeners_lock:

@@ -118,7 +118,8 @@ def _folder(data: dict[str, Any]) -> FolderInfo:
 
 
 def _report(data: dict[str, Any]) -> IndexReport:
-    report = IndexReport(**{k: v for k, v in data.items() if k not in ("scan_errors", "skipped_files")})
-    report.scan_errors = [(str(p), str(r)) for p, r in data.get("scan_errors", [])]
-    report.skipped_files = [(str(p), str(r)) for p, r in data.get("skipped_files", [])]
+    pairs = ("scan_errors", "skipped_files", "absorbed")
+    report = IndexReport(**{k: v for k, v in data.items() if k not in pairs})
+    for name in pairs:
+        setattr(report, name, [(str(a), str(b)) for a, b in data.get(name, [])])
     return report

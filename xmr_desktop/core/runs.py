@@ -47,6 +47,7 @@ class IndexReport:
         elapsed: seconds the run took.
         scan_errors: (path, reason) for folders or entries the scans could not read.
         skipped_files: (path, reason) of each skipped file, in the order they were met.
+        absorbed: (folder, inner folder) for each indexed folder that a folder added by this run took over.
     """
 
     embedded: int = 0
@@ -58,6 +59,7 @@ class IndexReport:
     elapsed: float = 0.0
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    absorbed: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         indexed = self.embedded + self.reused

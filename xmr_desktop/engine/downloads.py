@@ -160,7 +160,7 @@ def _weights_format(spec: ModelSpec, snapshot: hub_client.RemoteSnapshot) -> str
 
 def _files_to_fetch(spec: ModelSpec, snapshot: hub_client.RemoteSnapshot, weights_format: str) -> list[str]:
     # Small files first: the weights are what a resumed download mostly continues.
-    side = [name for name in _SIDE_FILES if name in snapshot.files]
+    side = [name for name in (*_SIDE_FILES, *spec.extra_files) if name in snapshot.files]
     return [_CONFIGS[weights_format], *side, WEIGHTS_FILES[weights_format]]
 
 
@@ -256,6 +256,7 @@ def _convert(weights_format: str, staging: Path, files: dict[str, Path], ready: 
         if weights_format == "tf_h5":
             ready.mkdir(parents=True)
             for name in files:
+                (ready / name).parent.mkdir(parents=True, exist_ok=True)  # extra files may sit in subfolders
                 # Linked, not moved: until the model is complete, a retry still finds its verified files.
                 try:
                     os.link(download_dir / name, ready / name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from functools import cached_property
@@ -173,10 +174,18 @@ def _pad_columns(array: np.ndarray, length: int, value: int) -> np.ndarray:
 def load_embedder(
     model: str | None, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None, preload: bool = True
 ) -> Any:
-    """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP or a two-tower model).
+    """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP, a multilingual text tower bound
+    to its CLIP, or a two-tower model).
 
     With ``preload=False`` a CLIP model loads on first use instead (``xmr index`` with nothing new to embed).
     """
+    from xmr_desktop.engine.tower_embedder import load_text_tower_embedder
+
+    # A multilingual text tower (mclip-b32, a distilled model) comes with the CLIP whose image space it shares.
+    tower = load_text_tower_embedder(model or os.environ.get("XMR_MODEL") or "", models_dir, endpoint=endpoint,
+                                     tqdm_class=tqdm_class, preload=preload)
+    if tower is not None:
+        return tower
     ref = resolve_model_argument(model, models_dir)
     files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
     from xmr_desktop.learn.two_tower import TwoTowerEmbedder, is_two_tower

@@ -40,6 +40,8 @@ class ModelSpec:
         revision: the commit downloaded (None: the repository's current commit, recorded at first download).
         weights_sha256: sha256 of the weights file at ``revision``; a download that differs is refused.
         download_bytes: approximate download size, for messages (0: unknown).
+        extra_files: further repository files the model needs, fetched and verified like the others when the
+            repository has them (a sentence-transformers text tower's pooling and projection modules).
     """
 
     name: str
@@ -51,6 +53,7 @@ class ModelSpec:
     revision: str | None = None
     weights_sha256: str | None = None
     download_bytes: int = 0
+    extra_files: tuple[str, ...] = ()
 
     @property
     def folder_name(self) -> str:

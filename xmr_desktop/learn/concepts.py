@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,32 @@ MAX_PHOTOS = 200
 _NAME = re.compile(r"^[^\W_](?:[\w' -]{0,38}[^\W_])?$")
 # Words that carry no meaning once the name is gone: "a photo of Rex" is just "Rex".
 _FILLER = {"a", "an", "the", "of", "photo", "photos", "picture", "pictures", "image", "images", "my", "our", "with"}
+# The same for Chinese, where words are not separated by spaces ("旺财的照片" is just "旺财").
+_UNSPACED_FILLER = ("我的", "一张", "照片", "图片", "的")
 
 
 class ConceptError(XmrError):
     """A concept that cannot be taught, found or removed."""
+
+
+def _unspaced(letter: str) -> bool:
+    """Whether ``letter`` belongs to a script written without spaces between words (Chinese, Japanese, Thai...)."""
+    name = unicodedata.name(letter, "")
+    return name.startswith(("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN", "HANGUL SYLLABLE"))
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """A concept name as a whole word of a query. Where the name starts or ends in a script written without
+    spaces ("旺财在海滩上"), the neighbouring letters belong to other words, so no word boundary is asked there."""
+    left = "" if _unspaced(name[0]) else r"(?<![\w])"
+    right = "" if _unspaced(name[-1]) else r"(?![\w])"
+    return re.compile(rf"{left}{re.escape(name)}(?:'s)?{right}", re.IGNORECASE)
+
+
+def _without_unspaced_filler(text: str) -> str:
+    for filler in _UNSPACED_FILLER:
+        text = text.replace(filler, " ")
+    return text
 
 
 def check_name(name: str) -> str:
@@ -100,9 +123,7 @@ class ConceptExpander:
     def __init__(self, concepts: Iterable[StoredConcept], weight: float = MIX_WEIGHT) -> None:
         self.concepts = sorted(concepts, key=lambda c: -len(c.name))
         self.weight = weight
-        self._patterns = [
-            (re.compile(rf"(?<![\w]){re.escape(c.name)}(?:'s)?(?![\w])", re.IGNORECASE), c) for c in self.concepts
-        ]
+        self._patterns = [(_name_pattern(c.name), c) for c in self.concepts]
 
     @classmethod
     def load(cls, db: LearnDB, model_id: str, weight: float = MIX_WEIGHT) -> ConceptExpander:
@@ -125,7 +146,7 @@ class ConceptExpander:
         if not found:
             return None
         proto = prototype(np.stack([c.prototype for c in found]))
-        words = re.findall(r"[\w']+", rest.lower())
+        words = re.findall(r"[\w']+", _without_unspaced_filler(rest).lower())
         if all(word in _FILLER for word in words):
             return proto
         text_vector = np.asarray(embed_text(" ".join(rest.split())), dtype=np.float32)

@@ -97,7 +97,9 @@ class FinetuneResult:
 
 def check_model_name(name: str) -> str:
     """A name for a tuned model: a folder name that does not shadow a registered model."""
-    if not _NAME.match(name) or name in REGISTRY:
+    from xmr_desktop.engine.text_towers import TEXT_TOWERS
+
+    if not _NAME.match(name) or name in REGISTRY or name in TEXT_TOWERS:
         raise XmrError(
             f"cannot use '{name}' as a model name: use letters, digits, '.', '_' or '-' (at most 64), "
             f"and not one of the built-in names"
@@ -117,7 +119,8 @@ def finetune_text(
     save_to: Path | None = None,
     name: str | None = None,
 ) -> FinetuneResult:
-    """Tune ``embedder``'s text side on ``train`` (a ``ClipEmbedder``; its ``model``/``tokenizer`` are used).
+    """Tune ``embedder``'s text side on ``train`` (a ``ClipEmbedder``, whose ``model``/``tokenizer`` are used, or a
+    ``TextTowerEmbedder``, tuned by ``tower_finetune``).
 
     ``val`` defaults to a fixed-seed ``config.val_fraction`` of ``train``'s images. The embedder's in-memory
     weights are restored to the base model's before returning. With ``save_to`` (``models_dir / name``) the
@@ -131,6 +134,10 @@ def finetune_text(
         train, val = train.split_off(cfg.val_fraction, seed=cfg.seed)
     if save_to is not None and save_to.exists():
         raise XmrError(f"a model named '{save_to.name}' already exists in {save_to.parent}; choose another name")
+    if hasattr(embedder, "tower"):  # a multilingual text tower bound to its CLIP (mclip-b32, a distilled model)
+        from xmr_desktop.learn.tower_finetune import finetune_tower
+
+        return finetune_tower(embedder, train, val, cfg, store=store, cache=cache, progress=progress, save_to=save_to, name=name)
     model, tokenizer = embedder.model, embedder.tokenizer
     max_length = int(model.config.text_config.max_position_embeddings)
 

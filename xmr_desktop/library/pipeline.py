@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xmr_desktop.config import DECODE_AHEAD_BYTES, DECODE_DEADLINE_S, INDEX_BATCH_SIZE
+from xmr_desktop.config import DECODE_AHEAD_BYTES, INDEX_BATCH_SIZE
+from xmr_desktop.engine.preprocess import DECODE_DEADLINE_S, DecodeCancelled, ImageRejected, LoadedFile, load_for_embedding
 from xmr_desktop.engine.protocol import Embedder
-from xmr_desktop.engine.preprocess import ImageRejected, LoadedFile, load_for_embedding
 from xmr_desktop.library.store import Embedded, FileRecord, Skipped, Store
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,8 @@ class IndexPipeline:
         self._model_id = embedder.model_id
         self._known = store.known_hashes(self._model_id)
         self._pool = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="xmr-decode")
+        # Set on close: decoders waiting for memory or in the middle of a photo stop at their next check.
+        self._cancel = threading.Event()
         spec = embedder.image_spec
         image_bytes = 3 * spec.crop[0] * spec.crop[1] * 4
         self._look_ahead = max(2 * batch_size, 2 * self.decode_workers, DECODE_AHEAD_BYTES // image_bytes)
@@ -172,6 +174,7 @@ class IndexPipeline:
 
     def close(self) -> None:
         """Stop decoding; queued work is dropped (its rows stay pending). Does not wait for a stuck decoder."""
+        self._cancel.set()
         for _, future in self._queue:
             future.cancel()
         self._queue.clear()
@@ -186,7 +189,11 @@ class IndexPipeline:
             if record is None:
                 return
             self._in_flight.add(record.id)
-            self._queue.append((record, self._pool.submit(load_for_embedding, record.path, self.embedder.image_spec, self._known)))
+            future = self._pool.submit(
+                load_for_embedding, record.path, self.embedder.image_spec, self._known,
+                deadline_s=self._deadline_s, cancel=self._cancel,
+            )
+            self._queue.append((record, future))
 
     def _next_record(self) -> FileRecord | None:
         while not self._records:
@@ -209,13 +216,17 @@ class IndexPipeline:
 
     def _outcome(self, record: FileRecord, future: Future[LoadedFile]) -> LoadedFile | str | _Transient:
         try:
-            return future.result(timeout=self._deadline_s)
+            # The decoder checks the deadline itself between the chunks it reads; this wait is the backstop
+            # for a read that never returns (a hung mount), which no check inside can interrupt.
+            return future.result(timeout=2 * self._deadline_s + 5)
         except FutureTimeout:
             future.cancel()
-            log.warning("decoding %r took longer than %.0f s; skipped", record.path, self._deadline_s)
-            return f"decoding took longer than {self._deadline_s:.0f} s"
+            log.warning("reading a photo took longer than %.0f s; it stays pending", 2 * self._deadline_s + 5)
+            return _Transient("reading the file did not finish (a drive that stopped answering?); will retry")
         except ImageRejected as error:
             return str(error)
+        except DecodeCancelled:
+            return _Transient("indexing stopped while this photo was being read")
         except IsADirectoryError:
             return "is a directory"
         except MemoryError:

@@ -25,6 +25,7 @@ from xmr_desktop.core.state import FolderInfo, ModelInfo
 from xmr_desktop.library.photo_paths import is_photo_file, normalise_folder
 from xmr_desktop.library.store import AddedFolder
 from xmr_desktop.library.watcher import FolderWatcher
+from xmr_desktop.search.query import SEARCH_BOX_MAX_CHARS
 from xmr_desktop.ui.concepts_dialog import ConceptsController
 from xmr_desktop.ui.folders import FoldersPanel
 from xmr_desktop.ui.library_bridge import LibraryBridge
@@ -94,7 +95,7 @@ class MainWindow(QMainWindow):
             watcher_factory=watcher_factory, batch_size=batch_size, decode_workers=decode_workers, served_by="app",
         )
         self.bridge = LibraryBridge(self.library, self)
-        self.thumbnails = ThumbnailCache(paths.thumbnails_dir, parent=self)
+        self.thumbnails = ThumbnailCache(paths.thumbnails_dir, disk_bytes=self.settings.thumbnail_cache_bytes, parent=self)
         self.results_model = ResultsModel(self.thumbnails, self)
         self.model_info = ModelInfo("none", self.model_argument)
         self.folders: list[FolderInfo] | None = None
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.search_bar = SearchBar(self)
         self.search_bar.edit.setAcceptDrops(False)  # dropped files go to the window, not into the text
+        self.search_bar.edit.setMaxLength(SEARCH_BOX_MAX_CHARS)  # the core refuses longer queries anyway
         self.results_view = ResultsView(self)
         self.results_view.setModel(self.results_model)
         self.viewer = Viewer(self, self.results_view, self.results_model, self.thumbnails, self.settings)
@@ -157,7 +159,7 @@ class MainWindow(QMainWindow):
         self.results_view.similar_requested.connect(self.find_similar)
         self.welcome_page.add_requested.connect(self.choose_folder)
         self.folders_panel.add_requested.connect(self.choose_folder)
-        self.folders_panel.remove_requested.connect(lambda path: self.bridge.call(RemoveFolder(path)))
+        self.folders_panel.remove_requested.connect(self.remove_folder)
         self.folders_panel.pause_requested.connect(lambda path, paused: self.bridge.call(PauseFolder(path, paused)))
         self.status_panel.pause_toggled.connect(lambda paused: self.bridge.call(PauseIndexing(paused)))
 
@@ -218,6 +220,10 @@ class MainWindow(QMainWindow):
         path = normalise_folder(path)
         self.show_message(f"Adding {path}…")
         self.bridge.call(AddFolder(path), self._on_folder_added)
+
+    def remove_folder(self, path: str) -> None:
+        """Forget a folder (the panel asked the user first); its thumbnails go from the cache too."""
+        self.bridge.call(RemoveFolder(path), lambda removed: self.thumbnails.forget_under(path))
 
     def _on_folder_added(self, added: AddedFolder) -> None:
         if added.absorbed:

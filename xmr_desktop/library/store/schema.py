@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from xmr_desktop.config import create_private_file
 from xmr_desktop.errors import DiskFullError, IndexBusyError, IndexCorruptError, IndexTooNewError, XmrError
 
 log = logging.getLogger(__name__)
@@ -200,27 +201,23 @@ def connect(db_path: Path) -> sqlite3.Connection:
     locks SQLite holds through this process's other connections, and that corrupts databases.
     """
     try:
+        # A new index starts 0600, and SQLite gives its -wal and -shm files the same mode. (Creating it here is
+        # safe: nothing in this process can hold locks on a file that did not exist.)
+        create_private_file(db_path)
+    except OSError as error:
+        raise XmrError(f"Cannot create the index {db_path}: {error.strerror or error}.") from error
+    try:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we say.
         conn = sqlite3.connect(str(db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True)
     except sqlite3.Error as error:
         raise XmrError(f"Cannot open the index {db_path}: {error}.") from error
     try:
         _configure(conn, db_path)
-        _private_file(db_path)
         _migrate(conn, db_path)
     except BaseException:
         conn.close()
         raise
     return conn
-
-
-def _private_file(db_path: Path) -> None:
-    # SQLite creates the file with the umask's mode; the index describes the user's photos.
-    try:
-        if db_path.stat().st_mode & 0o077:
-            db_path.chmod(0o600)
-    except OSError as error:  # a read-only medium: reading still works
-        log.debug("cannot make %s private: %s", db_path, error)
 
 
 def _configure(conn: sqlite3.Connection, db_path: Path) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from xmr_desktop.errors import FolderOverlapError, UnknownFolderError
 from xmr_desktop.library.photo_paths import is_strictly_under, normalise_folder
-from xmr_desktop.library.store import changes
+from xmr_desktop.library.store.changes import changed_since, current_mark, trim
 from xmr_desktop.library.store.records import (
     FILE_COLUMNS,
     AddedFolder,
@@ -354,17 +354,17 @@ class Store:
 
     def change_mark(self) -> int:
         """The index's position in its change feed, to pass to ``changed_since`` later (any process)."""
-        return changes.current_mark(self._conn)
+        return current_mark(self._conn)
 
     def changed_since(self, mark: int) -> tuple[int, np.ndarray | None]:
         """``(new mark, ids)``: files whose searchable vector may have appeared, changed or gone after ``mark``,
         written by any connection or process; ids None when that is no longer known (reload everything)."""
         with self.snapshot() as conn:
-            return changes.changed_since(conn, mark)
+            return changed_since(conn, mark)
 
     def trim_changes(self) -> int:
         with self._write() as conn:
-            return changes.trim(conn)
+            return trim(conn)
 
     def records_by_ids(self, ids: Iterable[int]) -> dict[int, FileRecord]:
         """``file id -> FileRecord`` for these ids; ids without a row (deleted files) are absent."""
