@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.ui.helpers import write_two_colour_jpeg
-from xmr_desktop.engine.image_formats import decode_formats
+from xmr_desktop.engine.preprocess import DECODE_BUDGET, decode_formats
 from xmr_desktop.library.scanner import image_extensions
 from xmr_desktop.ui.photo_decode import FileVersion, PhotoUnreadable, decode_to_fit, file_version, fit_size
 
@@ -60,7 +60,7 @@ def test_small_photos_are_not_enlarged_and_transparency_is_kept(tmp_path: Path) 
 def test_photos_over_the_pixel_cap_are_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "wide.png"
     Image.new("RGB", (3000, 2000)).save(path)
-    with pytest.raises(PhotoUnreadable, match=r"too large to show \(3000 × 2000 pixels; limit 5 megapixels\)"):
+    with pytest.raises(PhotoUnreadable, match=r"^Image too large \(3000×2000 pixels; limit 5 MP\)\.$"):
         decode_to_fit(str(path), (300, 300), max_pixels=5_000_000)
 
 
@@ -69,15 +69,15 @@ def test_only_the_formats_xmr_indexes_are_opened(tmp_path: Path) -> None:
     path = tmp_path / "holiday.png"
     Image.new("RGB", (8, 8), (1, 2, 3)).save(path, format="PPM")
     assert Image.open(path).format == "PPM"
-    with pytest.raises(PhotoUnreadable, match="not a photo xmr can show"):
+    with pytest.raises(PhotoUnreadable, match="^Refused: the content is PPM, not a format xmr indexes"):
         decode_to_fit(str(path), (100, 100))
 
 
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"this is not an image", "not a photo xmr can show"),
-        (None, "truncated"),
+        (b"this is not an image", "^Not an image xmr can read"),
+        (None, "^Image file is truncated"),
     ],
 )
 def test_damaged_files_give_a_reason(tmp_path: Path, content: bytes | None, reason: str) -> None:
@@ -96,7 +96,7 @@ def test_vanished_files_folders_and_fifos_give_a_reason_without_blocking(tmp_pat
         decode_to_fit(gone, (100, 100))
     with pytest.raises(PhotoUnreadable, match="no longer there"):
         file_version(gone)
-    with pytest.raises(PhotoUnreadable, match="not a regular file|folder"):
+    with pytest.raises(PhotoUnreadable, match="a folder, not a photo"):
         decode_to_fit(str(tmp_path), (100, 100))
     if hasattr(os, "mkfifo"):
         fifo = tmp_path / "fifo.jpg"
@@ -105,6 +105,27 @@ def test_vanished_files_folders_and_fifos_give_a_reason_without_blocking(tmp_pat
             decode_to_fit(str(fifo), (100, 100))
         with pytest.raises(PhotoUnreadable, match="not a regular file"):
             file_version(str(fifo))
+
+
+def test_a_cancelled_decode_stops_and_the_memory_budget_is_returned(tmp_path: Path) -> None:
+    import threading
+
+    from xmr_desktop.ui.photo_decode import DecodeCancelled
+
+    path = tmp_path / "big.png"
+    Image.new("RGB", (2000, 1500), (5, 5, 5)).save(path)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(DecodeCancelled):
+        decode_to_fit(str(path), (100, 100), cancel=cancel)
+    assert DECODE_BUDGET.in_use == 0
+
+
+def test_a_palette_photo_is_converted_without_a_full_size_copy(tmp_path: Path) -> None:
+    path = tmp_path / "palette.png"
+    Image.new("P", (3000, 2000), 7).save(path)
+    photo = decode_to_fit(str(path), (300, 300))
+    assert photo.image.size == (300, 200) and photo.image.mode == "RGB" and photo.decoded_size == (3000, 2000)
 
 
 def test_fit_size_keeps_the_aspect_and_never_enlarges() -> None:

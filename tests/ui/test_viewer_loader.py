@@ -90,7 +90,7 @@ def test_a_bigger_box_decodes_again_and_problems_are_answers(qtbot: Any, tmp_pat
     too_big = _png(tmp_path / "big.png", (0, 0, 0), (1001, 1000))
     with qtbot.waitSignal(loader.ready, timeout=10_000) as refused:
         loader.request(too_big, (100, 100))
-    assert isinstance(refused.args[0], ViewProblem) and "too large to show" in refused.args[0].reason
+    assert isinstance(refused.args[0], ViewProblem) and refused.args[0].reason.startswith("Image too large (1001×1000 pixels")
     loader.wait()
 
 
@@ -129,3 +129,29 @@ def test_a_photo_being_decoded_ahead_is_not_decoded_twice_when_asked_for(qtbot: 
         release.set()
     assert answer.args[0].path == ahead and decoded.count(ahead) == 1
     loader.wait()
+
+
+def test_moving_on_cancels_the_running_decode_of_the_photo_left(qtbot: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    from xmr_desktop.ui.photo_decode import DecodeCancelled
+
+    first, second = _png(tmp_path / "a.png", (250, 0, 0)), _png(tmp_path / "b.png", (0, 0, 250))
+    started, cancelled = threading.Event(), []
+    real = photo_decode.decode_to_fit
+
+    def slow_first(path: str, box: Any, **kwargs: Any) -> Any:
+        if path == first:
+            started.set()
+            cancelled.append(kwargs["cancel"].wait(10))  # a long decode, checking its cancel flag
+            raise DecodeCancelled("decoding cancelled")
+        return real(path, box, **kwargs)
+
+    monkeypatch.setattr(photo_decode, "decode_to_fit", slow_first)
+    loader = ViewerLoader(threads=2)
+    answers: list[Any] = []
+    loader.ready.connect(answers.append)
+    loader.request(first, (50, 50))
+    assert started.wait(10)
+    with qtbot.waitSignal(loader.ready, timeout=10_000):
+        loader.request(second, (50, 50))
+    assert loader.wait(10_000)
+    assert cancelled == [True] and [answer.path for answer in answers] == [second]

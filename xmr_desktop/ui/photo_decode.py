@@ -2,25 +2,46 @@
 
 A 40-megapixel JPEG shown in a 600-pixel pane needs 0.2 MP, not 40: the size is read from the header, the
 displayed size is computed first, and Pillow's draft mode then decodes the JPEG at the smallest DCT scale (1/2,
-1/4, 1/8) that still covers it, so the full-resolution pixels are never materialised. Other formats have no
-reduced decode; they are checked against the pixel cap before any pixel is decoded. Only the formats xmr
-indexes are opened (``engine.image_formats``), and the file is opened without blocking, so a FIFO or device
-that took a photo's name cannot hang the decoding thread.
+1/4, 1/8) that still covers it, so the full-resolution pixels are never materialised. Everything else comes
+from the indexer's own safe decoding (``engine.preprocess``): only the formats xmr indexes are opened, the file
+is read without blocking on FIFOs, the pixel cap is checked from the header, decoded pixels count against the
+process-wide ``DECODE_BUDGET``, palette images are converted band by band, and a decode can be cancelled
+between the chunks Pillow reads (the viewer does so when the user has moved on).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from xmr_desktop.config import MAX_FILE_BYTES, MAX_IMAGE_PIXELS
-from xmr_desktop.engine.image_formats import decode_formats
+from xmr_desktop.config import MAX_IMAGE_PIXELS
+from xmr_desktop.engine.preprocess import (
+    DECODE_BUDGET,
+    DecodeCancelled,
+    ImageRejected,
+    decoded_bytes,
+    header_orientation,
+    load_pixels,
+    open_checked,
+    resize_converted,
+)
 
-_EXIF_ORIENTATION = 0x0112
+__all__ = ["DecodeCancelled", "DecodedPhoto", "FileVersion", "PhotoUnreadable", "decode_to_fit", "file_version", "fit_size"]
+
 _SWAPPING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that turn the stored image by 90°
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class PhotoUnreadable(Exception):
@@ -49,7 +70,7 @@ class DecodedPhoto:
         full_size: (width, height) of the whole photo, upright.
         decoded_size: (width, height) the decoder produced before the final resize (draft mode for JPEG):
             the most pixels this decode ever held.
-        version: the file's size and mtime when it was opened.
+        version: the file's size and mtime, from a ``stat`` just before it was read.
         format: Pillow's format name ("JPEG", "PNG", …).
     """
 
@@ -79,80 +100,64 @@ def file_version(path: str) -> FileVersion:
         info = os.stat(path)
     except OSError as error:
         raise PhotoUnreadable(_os_reason(error)) from error
+    if stat.S_ISDIR(info.st_mode):
+        raise PhotoUnreadable("This is a folder, not a photo.")
     if not stat.S_ISREG(info.st_mode):
-        raise PhotoUnreadable("This is not a regular file any more.")
+        raise PhotoUnreadable("This is not a regular file.")
     return FileVersion(info.st_size, info.st_mtime_ns)
 
 
 def decode_to_fit(
-    path: str,
-    box: tuple[int, int],
-    *,
-    max_pixels: int = MAX_IMAGE_PIXELS,
-    max_bytes: int = MAX_FILE_BYTES,
-    formats: tuple[str, ...] | None = None,
+    path: str, box: tuple[int, int], *, max_pixels: int = MAX_IMAGE_PIXELS, cancel: threading.Event | None = None
 ) -> DecodedPhoto:
-    """Decode ``path`` scaled to fit ``box`` (width, height in pixels). Raises PhotoUnreadable with the reason."""
+    """Decode ``path`` scaled to fit ``box`` (width, height in pixels).
+
+    Raises PhotoUnreadable with the reason, or DecodeCancelled when ``cancel`` is set meanwhile.
+    """
+    version = file_version(path)
     try:
-        # O_NONBLOCK: a FIFO that took the photo's name must not block open() until some writer appears.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError as error:
+        with open_checked(path, max_pixels) as opened:
+            return _decode(opened, box, version, cancel)
+    except ImageRejected as error:
+        raise PhotoUnreadable(_sentence(str(error))) from error
+    except OSError as error:  # read_file_bytes: the file went away or became unreadable since the stat
         raise PhotoUnreadable(_os_reason(error)) from error
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PhotoUnreadable("This is not a regular file.")
-        if info.st_size > max_bytes:
-            raise PhotoUnreadable(f"The file is too large to show ({info.st_size / 2**20:.0f} MiB; limit {max_bytes / 2**20:.0f} MiB).")
-        handle = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-    version = FileVersion(info.st_size, info.st_mtime_ns)
-    with handle:
-        try:
-            return _decode(handle, box, version, max_pixels, formats if formats is not None else decode_formats())
-        except PhotoUnreadable:
-            raise
-        except Image.DecompressionBombError as error:
-            raise PhotoUnreadable(f"The image is too large to show ({error}).") from error
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError) as error:
-            # Pillow reports undecodable input with any of these, depending on the format plugin.
-            raise PhotoUnreadable(_decode_reason(error)) from error
 
 
-def _decode(handle: object, box: tuple[int, int], version: FileVersion, max_pixels: int, formats: tuple[str, ...]) -> DecodedPhoto:
-    with Image.open(handle, formats=list(formats)) as opened:  # type: ignore[arg-type]
-        stored_w, stored_h = opened.size
-        if stored_w <= 0 or stored_h <= 0:
-            raise PhotoUnreadable("The image has no pixels.")
-        if stored_w * stored_h > max_pixels:
-            raise PhotoUnreadable(
-                f"The image is too large to show ({stored_w} × {stored_h} pixels; limit {max_pixels / 1e6:.0f} megapixels)."
-            )
-        swapped = opened.getexif().get(_EXIF_ORIENTATION, 1) in _SWAPPING_ORIENTATIONS
-        full = (stored_h, stored_w) if swapped else (stored_w, stored_h)
-        target = fit_size(full, box)
-        if opened.format in ("JPEG", "MPO"):
-            # Ask for the fitted size itself (in stored orientation): draft keeps each side at least that large.
-            opened.draft("RGB", (target[1], target[0]) if swapped else target)
-        image_format = opened.format or "?"
-        opened.load()
-        decoded = (opened.size[1], opened.size[0]) if swapped else opened.size
-        image = ImageOps.exif_transpose(opened)
-        image = _displayable(image)
-        if image.size != target:
-            image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        return DecodedPhoto(image, full, decoded, version, image_format)
+def _decode(opened: Image.Image, box: tuple[int, int], version: FileVersion, cancel: threading.Event | None) -> DecodedPhoto:
+    orientation = header_orientation(opened)
+    swapped = orientation in _SWAPPING_ORIENTATIONS
+    stored_w, stored_h = opened.size
+    full = (stored_h, stored_w) if swapped else (stored_w, stored_h)
+    target = fit_size(full, box)
+    stored_target = (target[1], target[0]) if swapped else target
+    image_format = opened.format or "?"
+    # JPEG only (a no-op elsewhere): the smallest DCT scale that still covers the fitted size, each side.
+    opened.draft("RGB" if opened.mode not in ("L", "RGB") else opened.mode, stored_target)
+    with DECODE_BUDGET.reserve(decoded_bytes(opened), cancel):
+        image = load_pixels(opened, cancel=cancel)
+        decoded = (image.height, image.width) if swapped else image.size
+        image = _resized(image, stored_target)
+    if orientation in _TRANSPOSE:  # small by now: the turned copy costs little
+        image = image.transpose(_TRANSPOSE[orientation])
+    return DecodedPhoto(image, full, decoded, version, image_format)
 
 
-def _displayable(image: Image.Image) -> Image.Image:
-    """RGB, or RGBA where the photo has transparency (palette transparency included)."""
-    if image.mode in ("RGB", "RGBA"):
-        return image
-    if image.mode in ("LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        return image.convert("RGBA")
-    return image.convert("RGB")
+def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """RGB, or RGBA where the photo has transparency, at ``size``; palettes and 16-bit converted band by band."""
+    transparent = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    mode = "RGBA" if transparent else "RGB"
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
+        if image.size != size:
+            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return image if image.mode == mode else image.convert(mode)
+    return resize_converted(image, size, Image.Resampling.BICUBIC, mode)
+
+
+def _sentence(reason: str) -> str:
+    """preprocess's lower-case reasons ("image file is truncated") as a sentence for the viewer."""
+    reason = reason.strip().rstrip(".")
+    return f"{reason[:1].upper()}{reason[1:]}." if reason else "The photo cannot be decoded."
 
 
 def _os_reason(error: OSError) -> str:
@@ -163,12 +168,3 @@ def _os_reason(error: OSError) -> str:
     if isinstance(error, IsADirectoryError):
         return "This is a folder, not a photo."
     return f"The file cannot be read: {error.strerror or error}."
-
-
-def _decode_reason(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    if "cannot identify image file" in text:
-        return "This is not a photo xmr can show (unknown format or damaged header)."
-    if "truncated" in text:
-        return "The image file is truncated (damaged, or still being copied)."
-    return f"The image cannot be decoded: {text}."

@@ -2,7 +2,8 @@
 
 Each ``request`` gets a generation number and makes every older request stale: queued stale work is dropped
 from the pool, work that starts stale is skipped before it opens the file (Picard re-checks state before queued
-work runs), and an answer that arrives stale is dropped on the GUI thread, in one place. Worker threads only
+work runs), decodes of other photos still running are cancelled between the chunks Pillow reads, and an answer
+that arrives stale is dropped on the GUI thread, in one place. Worker threads only
 produce ``QImage``s, already in the format a pixmap uses, so the GUI thread merely paints them.
 
 Decoded photos are kept in a small cache bounded by bytes, keyed by path and file version (size and mtime from
@@ -23,7 +24,7 @@ from PySide6.QtGui import QImage
 
 from xmr_desktop.config import MAX_IMAGE_PIXELS
 from xmr_desktop.ui import photo_decode
-from xmr_desktop.ui.photo_decode import FileVersion, PhotoUnreadable, fit_size
+from xmr_desktop.ui.photo_decode import DecodeCancelled, FileVersion, PhotoUnreadable, fit_size
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,26 @@ class _Shared:
     def __init__(self, emitter: _Emitter, cache: DecodeCache, max_pixels: int) -> None:
         self.generation = 0  # read by workers without a lock: one int, written only by the GUI thread
         self.emitter, self.cache, self.max_pixels = emitter, cache, max_pixels
+        self._lock = threading.Lock()
+        self._running: dict[int, tuple[str, threading.Event]] = {}
+
+    def started(self, key: int, path: str) -> threading.Event:
+        """Register a running decode of ``path``; the event cancels it."""
+        cancel = threading.Event()
+        with self._lock:
+            self._running[key] = (path, cancel)
+        return cancel
+
+    def finished(self, key: int) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+
+    def cancel_running(self, keep: str | None = None) -> None:
+        """Cancel every running decode except those of ``keep`` (the photo asked for next may be among them)."""
+        with self._lock:
+            for path, cancel in self._running.values():
+                if path != keep:
+                    cancel.set()
 
 
 class _DecodeTask(QRunnable):
@@ -160,19 +181,25 @@ class _DecodeTask(QRunnable):
         self._shared, self._generation, self._path, self._box, self._answer = shared, shared.generation, path, box, answer
 
     def run(self) -> None:
-        if self._generation != self._shared.generation:
+        shared = self._shared
+        if self._generation != shared.generation:
             return  # asked for before the newest request: nobody will look at it
+        cancel = shared.started(id(self), self._path)
         try:
-            outcome: ViewImage | ViewProblem = self._load()
+            outcome: ViewImage | ViewProblem = self._load(cancel)
+        except DecodeCancelled:
+            return  # the user moved on to another photo
         except PhotoUnreadable as error:
             outcome = ViewProblem(self._path, str(error))
         except Exception as error:  # a worker thread's boundary: anything else still becomes a shown reason
             log.exception("viewer could not decode %s", self._path)
             outcome = ViewProblem(self._path, f"The photo could not be shown ({type(error).__name__}: {error}).")
+        finally:
+            shared.finished(id(self))
         if self._answer:
-            self._shared.emitter.done.emit(self._generation, outcome)
+            shared.emitter.done.emit(self._generation, outcome)
 
-    def _load(self) -> ViewImage:
+    def _load(self, cancel: threading.Event) -> ViewImage:
         cache = self._shared.cache
         version = photo_decode.file_version(self._path)
         cached = cache.get(self._path, version, self._box)
@@ -186,7 +213,7 @@ class _DecodeTask(QRunnable):
             if cached is not None:
                 return cached
         try:
-            photo = photo_decode.decode_to_fit(self._path, self._box, max_pixels=self._shared.max_pixels)
+            photo = photo_decode.decode_to_fit(self._path, self._box, max_pixels=self._shared.max_pixels, cancel=cancel)
             item = ViewImage(self._path, to_qimage(photo.image), photo.full_size, photo.decoded_size, photo.version, self._box)
             cache.put(item)
             return item
@@ -231,7 +258,7 @@ class ViewerLoader(QObject):
 
     def request(self, path: str, box: tuple[int, int]) -> int:
         """Decode ``path`` to fit ``box`` (pixels); every earlier request becomes stale. Returns its generation."""
-        self.cancel()
+        self.cancel(keep=path)
         self._pool.start(_DecodeTask(self._shared, path, _positive(box), True))
         return self.generation
 
@@ -240,10 +267,11 @@ class ViewerLoader(QObject):
         for path in paths:
             self._pool.start(_DecodeTask(self._shared, path, _positive(box), False), -1)
 
-    def cancel(self) -> None:
-        """Make every request stale and drop queued work (decodes already running finish, unseen)."""
+    def cancel(self, keep: str | None = None) -> None:
+        """Make every request stale, drop queued work and cancel running decodes (but those of ``keep``)."""
         self._shared.generation += 1
         self._pool.clear()
+        self._shared.cancel_running(keep)
 
     def wait(self, msecs: int = 2000) -> bool:
         """Cancel and wait for running decodes (before the window closes)."""
