@@ -61,6 +61,20 @@ def test_a_result_with_reasons_shows_them() -> None:
     assert PhotoDetails.from_result(result).rows()[-1].text == "red +80%\n− people −5%"
 
 
+def test_photo_metadata_fills_taken_place_and_camera() -> None:
+    from xmr_desktop.metadata.record import Place, PhotoMetadata, TakenAt
+    from xmr_desktop.ui.photo_details import fields_from_metadata
+
+    meta = PhotoMetadata(
+        taken=TakenAt(datetime(2023, 7, 14, 10, 11), 120, "exif"), camera="FUJIFILM X-T3",
+        place=Place("Lisbon", None, "PT", "Portugal", 2267057, "gps"),
+    )
+    rows = {row.key: row.text for row in PhotoDetails.from_result(RESULT).updated(fields_from_metadata(meta)).rows()}
+    assert (rows["date_taken"], rows["place"], rows["camera"]) == ("2023-07-14 10:11", "Lisbon, Portugal", "FUJIFILM X-T3")
+    # Only the file's modification time, no camera, no place: nothing to add.
+    assert fields_from_metadata(PhotoMetadata(taken=TakenAt(datetime(2023, 1, 1), None, "mtime"))) == {}
+
+
 def test_an_unknown_detail_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown photo detail"):
         PhotoDetails("/p/a.jpg").updated({"lens": "50 mm"})

@@ -98,6 +98,23 @@ class PhotoDetails:
         return rows
 
 
+def fields_from_metadata(meta: Any) -> dict[str, Any]:
+    """``PhotoDetails`` fields from a ``metadata.record.PhotoMetadata`` (for ``Viewer.update_details``).
+
+    A date taken that is only the file's modification time is left out: the Modified row already says it.
+    """
+    fields: dict[str, Any] = {}
+    taken = getattr(meta, "taken", None)
+    if taken is not None and getattr(taken, "source", None) != "mtime":
+        fields["date_taken"] = taken.local
+    place = getattr(meta, "place", None)
+    if place is not None and place.label():
+        fields["place"] = place.label()
+    if getattr(meta, "camera", None):
+        fields["camera"] = meta.camera
+    return fields
+
+
 def _date_text(value: datetime | date | str | None) -> str | None:
     if value is None or value == "":
         return None
