@@ -70,6 +70,9 @@ def test_selecting_a_result_shows_it_large_with_its_details(qtbot: Any, make_win
     assert details.text("camera") == "Canon EOS R6" and details.text("place") == "Lisbon"
     assert details.text("match_reasons") == "red +80%"
     assert not viewer.update_details(paths[1], {"camera": "another photo's"})
+    with pytest.raises(ValueError, match="unknown photo detail"):
+        viewer.update_details(path, {"lens": "50 mm"})
+    assert details.text("camera") == "Canon EOS R6"  # still shown as before
 
 
 def test_arrow_keys_in_the_pane_move_through_results_and_the_grid_follows(qtbot: Any, make_window: Any, photo_dir: Path) -> None:
@@ -298,3 +301,19 @@ def test_while_stepping_quickly_thumbnails_stand_in_and_the_last_photo_is_decode
             assert pane.canvas.state in ("loading", "empty")  # the thumbnail, or nothing yet, never the old photo
     assert current_row(window) == 4 and window.viewer.shown_path == paths[4] and pane.canvas.state == "image"
     assert paths[4] in decoded and paths[2] not in decoded  # the photos passed over were never decoded
+
+
+def test_the_keys_skip_results_the_grid_hides(qtbot: Any, make_window: Any, photo_dir: Path) -> None:
+    window = indexed(qtbot, make_window, photo_dir, 5)
+    paths = search(qtbot, window, "something red")
+    select_row(qtbot, window, 0)
+    view, pane = window.results_view, window.viewer.pane
+    view.setRowHidden(1, True)  # e.g. weaker matches collapsed under a divider
+    view.setRowHidden(2, True)
+    press(qtbot, window, pane, Qt.Key.Key_Right)
+    assert window.viewer.shown_path == paths[3]
+    press(qtbot, window, pane, Qt.Key.Key_Left)
+    assert window.viewer.shown_path == paths[0]
+    view.setRowHidden(4, True)
+    press(qtbot, window, pane, Qt.Key.Key_End)
+    assert window.viewer.shown_path == paths[3]

@@ -169,7 +169,9 @@ class Viewer(QObject):
 
     def update_details(self, path: str, fields: Mapping[str, Any]) -> bool:
         """Add what was learnt about ``path`` (``PhotoDetails`` field names: ``date_taken``, ``place``, ``camera``,
-        ``match_reasons``…) if it is still shown; False if another photo is shown by now."""
+        ``match_reasons``…) if it is still shown; False if another photo is shown by now. An unknown field name is
+        a ValueError, and nothing is kept of it."""
+        PhotoDetails(path).updated(fields)  # refuse unknown names before anything is stored
         if self._shown is None or self._shown.path != path:
             return False
         self._shown.extra.update(fields)
@@ -207,14 +209,21 @@ class Viewer(QObject):
 
     @Slot(int)
     def step(self, delta: int) -> None:
-        """Move ``delta`` results (clamped to the list); the grid's current item and selection follow."""
-        count = self._model.rowCount()
-        if not count:
+        """Move ``delta`` results (clamped to the list); the grid's current item and selection follow.
+
+        Rows the grid hides (collapsed weaker matches, say) are skipped: the keys move through what is shown.
+        """
+        rows = [row for row in range(self._model.rowCount()) if not self._view.isRowHidden(row)]
+        if not rows:
             return
         row = self._model.row_of(self._shown.path) if self._shown is not None else None
         if row is None:
             row = self._view.currentIndex().row() if self._view.currentIndex().isValid() else -1
-        new = min(max(row + delta, 0), count - 1)
+        # Where the shown row is among the visible ones (a hidden shown row counts as just before the next).
+        position = next((number for number, visible in enumerate(rows) if visible >= row), len(rows))
+        if position < len(rows) and rows[position] != row and delta > 0:
+            delta -= 1  # already past the shown row: the next visible one is one step away
+        new = rows[min(max(position + delta, 0), len(rows) - 1)]
         if new != row:
             self._view.setCurrentIndex(self._model.index(new))
 
