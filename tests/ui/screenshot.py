@@ -4,7 +4,10 @@ Runs the actual window, worker and model (nothing mocked), waits for indexing an
 ``window.grab()``. Works under Xvfb or with ``QT_QPA_PLATFORM=offscreen``::
 
     QT_QPA_PLATFORM=offscreen python tests/ui/screenshot.py --photos ~/Pictures --query "a dog on the beach" \\
-        --out resources/screenshot.png [--model datacomp-b32] [--data-dir /tmp/xmr-shot]
+        --out resources/screenshot.png [--model datacomp-b32] [--data-dir /tmp/xmr-shot] [--select 3] [--preview]
+
+``--select N`` selects the N-th result (1 = the best) so the viewer pane shows it; ``--preview`` then opens the
+full-window preview (Space) before the picture is taken.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1280x800")
     parser.add_argument("--thumb", type=int, default=160)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for indexing")
+    parser.add_argument("--select", type=int, default=0, help="select this result (1 = best) for the viewer pane")
+    parser.add_argument("--preview", action="store_true", help="open the full-window preview of the selection")
+    parser.add_argument("--hide-folders", action="store_true", help="close the folders panel (more room for the grid)")
     args = parser.parse_args(argv)
 
     from PySide6.QtCore import QEventLoop, QTimer
@@ -63,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     wait_for(window.results_shown, 300)
     for _ in range(40):  # let the visible thumbnails decode
         wait_for(window.thumbnails.ready, 0.25)
+    if args.hide_folders:
+        window.folders_dock.hide()
+    if args.select:
+        window.results_view.setCurrentIndex(window.results_model.index(args.select - 1))
+        wait_for(window.viewer.photo_shown, 30)
+        if args.preview:
+            window.viewer.open_preview()
+            shown = window.viewer.shown_image
+            if shown is None or not shown.covers(window.viewer.preview.canvas.box()):
+                wait_for(window.viewer.photo_shown, 30)  # the sharper decode for the larger view
+        app.processEvents()
     window.grab().save(args.out)
     print(f"saved {args.out}")
     window.close()

@@ -31,7 +31,7 @@ def test_add_index_search_and_open(qtbot: Any, make_window: Any, photo_dir: Path
     assert model.rowCount() == 5
     first = model.index(0)
     assert Path(model.data(first, ResultsModel.PathRole)).name == "red_circle_0.png"
-    assert window.pages.currentWidget() is window.results_view
+    assert window.pages.currentWidget() is window.results_page
 
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)

@@ -44,6 +44,7 @@ from xmr_desktop.ui.search_extras import SearchExtras
 from xmr_desktop.ui.settings import AppSettings
 from xmr_desktop.ui.status import StatusPanel
 from xmr_desktop.ui.thumbnails import ThumbnailCache
+from xmr_desktop.ui.viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         search_bar, results_model, results_view, folders_panel, status_panel, thumbnails: the parts.
         search_extras: how the query was read (chips) and the filter bar, under the search box.
         date_grid: groups the grid by day or month in date order; ocr_menu: the "Text in photos" choice.
+        viewer, results_page: the photo shown large beside the grid (and full-window), and the page holding both.
         concepts: "Teach a name…" and "Names…" (personal concepts).
         language: the first-run language question, the Language menu and the "answered by" line.
         settings: persisted preferences.
@@ -131,10 +133,12 @@ class MainWindow(QMainWindow):
         self.search_bar.edit.setMaxLength(SEARCH_BOX_MAX_CHARS)  # the core refuses longer queries anyway
         self.results_view = ResultsView(self)
         self.results_view.setModel(self.results_model)
+        self.viewer = Viewer(self, self.results_view, self.results_model, self.thumbnails, self.settings)
+        self.results_page = self.viewer.page
         self.welcome_page = WelcomePage(self)
         self.message_page = MessagePage(self)
         self.pages = QStackedWidget(self)
-        for page in (self.welcome_page, self.message_page, self.results_view):
+        for page in (self.welcome_page, self.message_page, self.results_page):
             self.pages.addWidget(page)
         self.pages.setCurrentWidget(self.message_page)
         self.setCentralWidget(self.pages)
@@ -159,7 +163,7 @@ class MainWindow(QMainWindow):
         self.concepts.search_stale.connect(self.search.refresh)
         actions = MenuActions(self.choose_folder, lambda: self.show_model_dialog(), lambda: self.concepts.teach(),
                               self.concepts.show_names)
-        build_menus(self, self.search_bar, self.folders_dock, self.paths.log_dir, actions)
+        build_menus(self, self.search_bar, self.folders_dock, self.paths.log_dir, actions, [self.viewer.toggle_action])
         self._build_search_extras()
         self.search_bar.query_changed.connect(self.search.set_text)
         self.search_bar.folder_changed.connect(self.search.set_folder)
@@ -236,6 +240,7 @@ class MainWindow(QMainWindow):
             self.search.stop()
             self.hide()
             self.bridge.close()
+            self.viewer.close()
             self.thumbnails.wait()
         event.accept()
 
@@ -414,7 +419,7 @@ class MainWindow(QMainWindow):
 
     def _update_page(self) -> None:
         if self.results_model.rowCount():
-            self.pages.setCurrentWidget(self.results_view)
+            self.pages.setCurrentWidget(self.results_page)
         elif self.folders is not None and not self.folders and not self._fatal_message:
             self.pages.setCurrentWidget(self.welcome_page)
         else:

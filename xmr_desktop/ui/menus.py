@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +23,13 @@ class MenuActions:
     show_names: Callable[[], object]
 
 
-def build_menus(window: QMainWindow, bar: SearchBar, folders_dock: QDockWidget, log_dir: Path, actions: MenuActions) -> None:
-    """File / Edit / View / Help menus, plus Ctrl+L (search), Ctrl+= (larger) and Escape (clear the search)."""
+def build_menus(
+    window: QMainWindow, bar: SearchBar, folders_dock: QDockWidget, log_dir: Path, actions: MenuActions,
+    view_actions: Sequence[QAction] = (),
+) -> None:
+    """File / Edit / View / Help menus, plus Ctrl+L (search), Ctrl+= (larger) and Escape (clear the search).
+
+    ``view_actions`` (such as the viewer pane's toggle) go into the View menu after the folders panel's."""
     file_menu = window.menuBar().addMenu("&File")
     _action(window, file_menu, "&Add folder…", actions.add_folder, QKeySequence.StandardKey.Open)
     _action(window, file_menu, "Get &model…", actions.get_model)
@@ -35,6 +40,8 @@ def build_menus(window: QMainWindow, bar: SearchBar, folders_dock: QDockWidget, 
     _action(window, edit_menu, "Na&mes…", actions.show_names)
     view_menu = window.menuBar().addMenu("&View")
     view_menu.addAction(folders_dock.toggleViewAction())
+    for action in view_actions:
+        view_menu.addAction(action)
     _action(window, view_menu, "&Search", bar.focus_search, QKeySequence.StandardKey.Find)
     _action(window, view_menu, "&Larger thumbnails", lambda: bar.step_thumb_size(1), QKeySequence.StandardKey.ZoomIn)
     _action(window, view_menu, "S&maller thumbnails", lambda: bar.step_thumb_size(-1), QKeySequence.StandardKey.ZoomOut)

@@ -125,6 +125,14 @@ class ResultsModel(QAbstractListModel):
     def paths(self) -> list[str]:
         return [result.path for result in self._rows]
 
+    def result(self, row: int) -> SearchResult:
+        """The result in ``row`` (the viewer shows it)."""
+        return self._rows[row]
+
+    def row_of(self, path: str) -> int | None:
+        """Where ``path`` is now (the viewer follows its photo through refreshes and re-sorts)."""
+        return self._row_of.get(path)
+
     def _sorted(self, results: Sequence[SearchResult]) -> list[SearchResult]:
         if self.sort_order == SortOrder.DATE:
             return sorted(results, key=date_order)

@@ -1,33 +1,37 @@
-"""The thumbnail grid: a virtualised ``QListView`` in icon mode, with open, reveal, copy and find-similar."""
+"""The thumbnail grid: a virtualised ``QListView`` in icon mode; its photo actions are ``ui.photo_actions``'s."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
-from xmr_desktop.ui import desktop
+from xmr_desktop.ui.photo_actions import PhotoActions
 from xmr_desktop.ui.results_model import ResultsModel
-
-MAX_OPEN_AT_ONCE = 20
 
 
 class ResultsView(QListView):
     """Grid of result thumbnails; only the visible rows are ever asked for data (uniform item sizes).
 
     Signals:
-        similar_requested(path): the user chose "Find similar" on a photo.
+        similar_requested(path): the user chose "Find similar" on a photo (here, in the viewer or the preview).
         teach_requested(list[str]): the user chose "Teach a name…" for these photos.
+        preview_requested(): Space on the grid: show the current photo full-window.
 
     Attributes:
         thumb_size: the current icon edge in pixels.
+        photo_actions: Open, Show in folder, Copy path, Find similar, Teach a name…, shared with the viewer.
     """
 
     similar_requested = Signal(str)
     teach_requested = Signal(object)
+    preview_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.photo_actions = PhotoActions(self)
+        self.photo_actions.similar_requested.connect(self.similar_requested)
+        self.photo_actions.teach_requested.connect(self.teach_requested)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
@@ -61,10 +65,13 @@ class ResultsView(QListView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self._open_paths(self.selected_paths() or [self.current_path() or ""])
+            self.photo_actions.open(self.selected_paths() or [self.current_path() or ""])
+            return
+        if event.key() == Qt.Key.Key_Space and not event.modifiers() and self.currentIndex().isValid():
+            self.preview_requested.emit()
             return
         if event.matches(QKeySequence.StandardKey.Copy):
-            desktop.copy_paths(self.selected_paths())
+            self.photo_actions.copy(self.selected_paths())
             return
         super().keyPressEvent(event)
 
@@ -75,24 +82,7 @@ class ResultsView(QListView):
         if not self.selectionModel().isSelected(index):
             self.setCurrentIndex(index)
         path = self.model().data(index, ResultsModel.PathRole)
-        paths = self.selected_paths() or [path]
-        menu = QMenu(self)
-        open_action = QAction("Open", menu)
-        open_action.triggered.connect(lambda: self._open_paths(paths))
-        reveal_action = QAction("Show in folder", menu)
-        reveal_action.triggered.connect(lambda: desktop.reveal_in_file_manager(path))
-        copy_action = QAction("Copy path" if len(paths) == 1 else f"Copy {len(paths)} paths", menu)
-        copy_action.triggered.connect(lambda: desktop.copy_paths(paths))
-        similar_action = QAction("Find similar", menu)
-        similar_action.triggered.connect(lambda: self.similar_requested.emit(path))
-        teach_action = QAction("Teach a name…", menu)
-        teach_action.triggered.connect(lambda: self.teach_requested.emit(paths))
-        for action in (open_action, reveal_action, copy_action):
-            menu.addAction(action)
-        menu.addSeparator()
-        menu.addAction(similar_action)
-        menu.addAction(teach_action)
-        return menu
+        return self.photo_actions.menu(self, path, self.selected_paths() or [path])
 
     @Slot(QPoint)
     def _show_menu(self, position: QPoint) -> None:
@@ -105,8 +95,4 @@ class ResultsView(QListView):
     def _open_index(self, index: QModelIndex) -> None:
         path = self.model().data(index, ResultsModel.PathRole)
         if path:
-            self._open_paths([path])
-
-    def _open_paths(self, paths: list[str]) -> None:
-        for path in [p for p in paths if p][:MAX_OPEN_AT_ONCE]:
-            desktop.open_file(path)
+            self.photo_actions.open([path])

@@ -13,6 +13,8 @@ from xmr_desktop.ui.results_model import SortOrder
 SETTINGS_FILE = "desktop.ini"
 DEFAULT_THUMB_SIZE = 160
 DEFAULT_RESULT_LIMIT = 1000
+DEFAULT_VIEWER_WIDTH = 380
+MIN_VIEWER_WIDTH = 160
 DEFAULT_THUMBNAIL_CACHE_MIB = 512  # thumbnails on disk; the least recently used go beyond it
 
 
@@ -69,6 +71,25 @@ class AppSettings:
     @sort_order.setter
     def sort_order(self, value: SortOrder) -> None:
         self._qs.setValue("view/sort", SortOrder(value).value)
+
+    @property
+    def viewer_visible(self) -> bool:
+        """Whether the viewer pane is shown beside the grid."""
+        value = self._qs.value("viewer/visible", True)
+        return value if isinstance(value, bool) else str(value).lower() not in ("false", "0", "no")
+
+    @viewer_visible.setter
+    def viewer_visible(self, value: bool) -> None:
+        self._qs.setValue("viewer/visible", bool(value))
+
+    @property
+    def viewer_width(self) -> int:
+        """The viewer pane's width in pixels."""
+        return max(MIN_VIEWER_WIDTH, self._int("viewer/width", DEFAULT_VIEWER_WIDTH))
+
+    @viewer_width.setter
+    def viewer_width(self, value: int) -> None:
+        self._qs.setValue("viewer/width", int(value))
 
     @property
     def thumbnail_cache_bytes(self) -> int:
