@@ -12,6 +12,7 @@ from tests.learn.helpers import shape_pairs
 from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, read_model_id
 from xmr_desktop.learn.contrastive import ContrastiveConfig
 from xmr_desktop.learn.evaluate import evaluate
+from xmr_desktop.learn.image_encoders import save_keras_archive
 from xmr_desktop.learn.learn_db import LearnDB
 from xmr_desktop.learn.two_tower import TwoTowerEmbedder, is_two_tower, train_two_tower
 
@@ -30,7 +31,7 @@ def tiny_cnn(path: Path) -> Path:
         tf_keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
         tf_keras.layers.GlobalAveragePooling2D(),
     ])
-    model.save(str(path))
+    save_keras_archive(model, path)
     return path
 
 
@@ -74,3 +75,32 @@ def test_two_tower_trains_saves_and_loads(tmp_path: Path) -> None:
     report = evaluate(model, val)
     assert report.metrics.text_to_image.r1 == pytest.approx(result.val.text_to_image.r1)
     db.close()
+
+
+def test_an_image_tower_saved_twice_on_a_worker_thread_stays_a_keras_archive(tmp_path: Path) -> None:
+    """Training runs off the GUI thread; tf_keras's own save writes HDF5 under a .keras name the second time a
+    thread other than its importer saves, and the saved two-tower model could then never be loaded."""
+    import threading
+    import zipfile
+
+    from xmr_desktop.engine.tf_runtime import tensorflow
+
+    tensorflow()
+    import tf_keras
+
+    model = tf_keras.Sequential([tf_keras.Input((8, 8, 3)), tf_keras.layers.GlobalAveragePooling2D()])
+    saved: list[Path] = []
+    errors: list[BaseException] = []
+
+    def save_twice() -> None:
+        try:
+            for name in ("first.keras", "second.keras"):
+                save_keras_archive(model, tmp_path / name)
+                saved.append(tmp_path / name)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    worker = threading.Thread(target=save_twice)
+    worker.start()
+    worker.join()
+    assert not errors and [zipfile.is_zipfile(path) for path in saved] == [True, True]

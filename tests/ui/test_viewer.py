@@ -60,7 +60,8 @@ def test_selecting_a_result_shows_it_large_with_its_details(qtbot: Any, make_win
     assert pane.canvas.state == "image"
     assert viewer.shown_image.image.pixelColor(32, 32).red() > 150  # the red circle's middle
     details = pane.details_model
-    assert details.keys() == ["name", "folder", "pixels", "size", "mtime", "score"]
+    assert details.keys() == ["name", "folder", "pixels", "size", "mtime", "score", "match_reasons"]
+    assert "file name: red" in details.text("match_reasons")  # "something red": the word is in its name
     assert details.text("name") == "red_circle_0.png" and details.text("folder") == str(photo_dir)
     assert details.text("pixels") == "64 × 64 (4,096 pixels)"
     assert details.text("size").endswith(f"({os.path.getsize(path):,} bytes)")

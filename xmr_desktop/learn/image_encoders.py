@@ -11,6 +11,7 @@ itself still imports any module the config names, hence the check first).
 from __future__ import annotations
 
 import json
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,19 @@ def refuse_whole_model_hdf5(path: Path) -> ModelLoadError:
         f"HDF5 can run code (Lambda layers). Pass its architecture with it (--image-encoder NAME:{path.name}, "
         f"NAME one of {names}) or save the model as .keras (loaded in safe mode, no Lambda layers)"
     )
+
+
+def save_keras_archive(model: Any, path: Path) -> None:
+    """Save ``model`` as a ``.keras`` zip archive, whichever thread saves it.
+
+    Not plain ``model.save(path)``: tf_keras decides the format from a thread-local flag that its own v3 save
+    restores to False in any thread other than the one that imported it, so a second ``.keras`` save on a
+    worker thread writes HDF5 under the ``.keras`` name, a file ``load_keras_archive`` then refuses. The
+    ``keras_v3`` format name asks for the archive without reading that flag.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.save(str(path), save_format="keras_v3")
 
 
 def load_keras_archive(path: Path) -> Any:

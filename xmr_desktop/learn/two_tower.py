@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from xmr_desktop.learn.image_encoders import (
     IMAGE_ENCODERS,
     build_architecture,
     load_keras_archive,
+    save_keras_archive,
     refuse_whole_model_hdf5,
     split_weights_source,
 )
@@ -229,9 +229,7 @@ def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTo
             image_tower.keras_model.save_weights(str(staging / IMAGE_WEIGHTS_FILE))
             image_files = {"architecture": image_tower.architecture, "weights": IMAGE_WEIGHTS_FILE}
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                image_tower.keras_model.save(str(staging / IMAGE_KERAS_FILE))
+            save_keras_archive(image_tower.keras_model, staging / IMAGE_KERAS_FILE)
             image_files = {"keras_file": IMAGE_KERAS_FILE}
         text_tower.model.save_pretrained(str(staging / TEXT_ENCODER_DIR))
         text_tower.tokenizer.save_pretrained(str(staging / TEXT_ENCODER_DIR))
