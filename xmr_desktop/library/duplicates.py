@@ -151,11 +151,15 @@ def find_duplicates(
     settings: DuplicateSettings = DuplicateSettings(),
     hasher: PerceptualHasher | None = None,
     date_taken: Callable[[Photo], float | None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[DuplicateGroup]:
     """Group ``photos`` (row ``i`` of ``vectors`` is photo ``i``'s unit image vector) into duplicate groups.
 
     Same-shot groups come first, then similar groups; larger groups first within a level. ``date_taken``
     overrides ``Photo.taken`` for the keeper choice (the modification time stands in when it returns None).
+    ``on_progress(stage, done, total)`` hears ``"comparing"`` (rows of vectors compared), ``"hashing"`` (photos
+    of candidate pairs hashed, decoded or from the cache; the total counts each such photo once) and
+    ``"grouping"``; an exception it raises stops the search (that is how a search is cancelled).
     Raises ``ValueError`` when ``vectors`` does not have one row per photo.
     """
     matrix = np.asarray(vectors)
@@ -163,13 +167,17 @@ def find_duplicates(
         raise ValueError(f"{len(photos)} photos need {len(photos)} vector rows, got shape {matrix.shape}")
     hasher = hasher if hasher is not None else PerceptualHasher()
     taken = date_taken if date_taken is not None else (lambda photo: photo.taken)
+    report = on_progress if on_progress is not None else (lambda stage, done, total: None)
     started = time.monotonic()
-    pairs = near_pairs(matrix, settings.similar_cosine)
+    pairs = near_pairs(matrix, settings.similar_cosine, progress=lambda done, total: report("comparing", done, total))
     hashes: dict[int, PhotoHash | None] = {}
+    to_hash = int(np.unique(np.concatenate([pairs.first, pairs.second])).size) if len(pairs) else 0
+    report("hashing", 0, to_hash)
 
     def hash_of(row: int) -> PhotoHash | None:
         if row not in hashes:
             hashes[row] = hasher.hash(photos[row].path)
+            report("hashing", len(hashes), to_hash)
         return hashes[row]
 
     same = _UnionFind(len(photos))
@@ -179,6 +187,8 @@ def find_duplicates(
             same.union(a, b)
         else:
             similar_edges[(a, b)] = score
+    report("hashing", to_hash, to_hash)  # byte-identical pairs needed no hash
+    report("grouping", 0, 0)
 
     def member(row: int, keeper_row: int) -> GroupMember:
         bits = None

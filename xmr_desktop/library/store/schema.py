@@ -118,8 +118,15 @@ def _is_under(path: str, root: str) -> bool:
     return path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Perceptual hashes for finding duplicates, by content hash (``library/hash_cache.py``); reads no photo."""
+    from xmr_desktop.library.hash_cache import create_table  # not at import: the CLI's path to an app opens no index
+
+    create_table(conn)
+
+
 # _MIGRATIONS[i] takes a database from version i to version i + 1; append, never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2, _migrate_to_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

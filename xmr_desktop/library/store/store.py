@@ -92,6 +92,16 @@ class Store:
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         return transaction(self._conn, self.path)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection itself, for the modules of the index's other tables (photo metadata, keywords, OCR
+        results) whose functions take one. Same thread rule as the store; writes go through ``transaction``."""
+        return self._conn
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction on this connection; a busy index or a full disk become one-line typed errors."""
+        return self._write()
+
     def snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: what is read inside it is one consistent state of the index."""
         return snapshot(self._conn)
