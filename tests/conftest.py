@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3  # noqa: F401  before any TensorFlow import: see engine/tf_runtime.py (its SQLite lacks FTS5)
 import sys
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
     monkeypatch.setenv("XMR_DATA_DIR", str(tmp_path_factory.mktemp("xmr-data")))
     monkeypatch.delenv("XMR_MODEL", raising=False)
+    # Text in photos only where a test asks for it (`--ocr`, SetOcrMode): where Tesseract is installed the
+    # default would read every photo a model takes for a document, and a stand-in model takes them all.
+    monkeypatch.setenv("XMR_OCR", "off")
 
 
 @pytest.fixture(scope="session")

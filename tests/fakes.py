@@ -46,3 +46,14 @@ class ColourEmbedder:
 def _unit(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, np.float32)
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+class UnsureColourEmbedder(ColourEmbedder):
+    """The colour stand-in, but a text naming no colour means 'a little red' (a model that is unsure) instead
+    of a zero vector, so any words can be searched."""
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = super().embed_texts(texts)
+        unsure = np.linalg.norm(vectors, axis=1) < 1e-6
+        vectors[unsure] = _unit(np.asarray([[0.9, 0.3, 0.3]], np.float32))[0]
+        return vectors

@@ -206,3 +206,14 @@ def test_dropping_the_tables_empties_the_index_for_a_rebuild(conn: sqlite3.Conne
     ki.create_keyword_tables(conn)
     assert ki.document_count(conn) == 0
     assert found(conn, "passport") == []
+
+
+def test_the_best_hits_within_a_filter_are_the_best_of_the_filtered_files(conn: sqlite3.Connection) -> None:
+    # 300 receipts, the filtered one last by every order: a limit applied before the filter would lose it.
+    import numpy as np
+
+    for file_id in range(1, 301):
+        ki.set_fields(conn, file_id, {"name": "receipt receipt" if file_id < 300 else "scan", "ocr": "receipt"})
+    assert 300 not in [hit.file_id for hit in ki.search(conn, "receipt", limit=10)]
+    hits = ki.search(conn, "receipt", limit=10, within=np.array([300, 7]))
+    assert [hit.file_id for hit in hits] == [7, 300]

@@ -13,6 +13,8 @@ from xmr_desktop.cli.output import ProgressPrinter, json_line, printable, printa
 from xmr_desktop.config import Paths
 from xmr_desktop.core import commands as c
 from xmr_desktop.errors import UnknownFolderError
+from xmr_desktop.search.answer import SearchAnswer
+from xmr_desktop.search.results import SearchResult
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -33,10 +35,11 @@ def cmd_index(args: argparse.Namespace, paths: Paths) -> int:
         if not os.path.isdir(folder):
             raise UnknownFolderError(f"not a folder: {raw}")
         folders.append(folder)
+    # One command adds, scans and indexes: photos a running app indexes meanwhile count in its report.
     with open_library(args, paths) as library, ProgressPrinter(sys.stderr) as printer:
-        report = library.call(c.IndexNow(tuple(folders)), on_progress=printer.update)
-    for outer, inner in report.absorbed:  # each photo has one owning folder: say when a new one took others over
-        print(f"{printable(outer)} now includes {printable(inner)}, which was indexed as a folder of its own")
+        report = library.call(c.IndexNow(tuple(folders), ocr=args.ocr), on_progress=printer.update)
+    for folder, inner in report.absorbed:  # each photo has one owning folder: say when a new one took over others
+        print(f"{printable(folder)} now includes {printable(inner)}, which was indexed as a folder of its own")
     for path, reason in report.scan_errors:
         warning(f"{printable(path)}: {printable_text(reason)}")
     print(report.summary())
@@ -49,20 +52,54 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
     if bool(args.query) == bool(args.image):
         print("xmr search: error: give either a QUERY or --image PATH", file=sys.stderr)
         return EXIT_USAGE
+    filters = c.SearchFilters(args.taken_after, args.taken_before, args.place, args.camera, args.type)
     if args.image:
-        command: c.Command = c.FindSimilar(os.path.abspath(os.path.expanduser(args.image)), args.folder, args.top)
+        image = os.path.abspath(os.path.expanduser(args.image))
+        command: c.Command = c.FindSimilar(image, args.folder, args.top, filters=filters, sort=args.sort)
     else:
-        command = c.Search(args.query, args.folder, args.top)
+        command = c.Search(args.query, args.folder, args.top, filters=filters, sort=args.sort)
     with open_library(args, paths) as library:
-        results = library.call(command)
-    for result in results:
+        answer = library.call(command)
+    if args.explain:
+        print_reading(answer, as_json=args.json)
+    for result in answer:
         if args.json:
             print(json_line(result.to_json()))
-        else:
-            print(f"{result.score:.3f}  {printable(result.path)}")
-    if not results and not args.json:
+            continue
+        print(f"{result.score:.3f}  {printable(result.path)}")
+        if args.explain:
+            print(f"       {printable_text(why(result))}")
+    if not answer and not args.json:
         print("no results (is anything indexed for this model? see `xmr status`)", file=sys.stderr)
     return EXIT_OK
+
+
+def print_reading(answer: SearchAnswer, *, as_json: bool) -> None:
+    """``--explain``'s header: how the query was read, the explicit filters, what the results are ranked by."""
+    if as_json:
+        reading = None if answer.reading is None else {
+            "text": answer.reading.text, "semantic": answer.reading.semantic, "notes": list(answer.reading.notes),
+            "parts": [{"kind": p.kind, "label": p.label, "start": p.start, "end": p.end, "description": p.description}
+                      for p in answer.reading.parts],
+        }
+        print(json_line({"query": reading, "filters": list(answer.filters), "ranked_by": answer.ranked_by}))
+        return
+    if answer.reading is not None:
+        for line in answer.reading.explanation.splitlines():
+            print(printable_text(line))
+    for description in answer.filters:
+        print(f"  filter {printable_text(description)}")
+    print(f"  ranked by {answer.ranked_by}")
+
+
+def why(result: SearchResult) -> str:
+    """One line: when, where and with what it was taken, and why it matched."""
+    facts = []
+    if result.taken_at:
+        facts.append(f"taken {result.taken_at.replace('T', ' ')} ({result.taken_at_source})")
+    facts += [value for value in (result.place, result.camera) if value]
+    reasons = [reason.label() for reason in result.reasons] or ["by what it shows"]
+    return " · ".join(facts) + ("  —  " if facts else "") + " · ".join(reasons)
 
 
 def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
@@ -82,6 +119,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         "image_precision": precision,
         "served_by": served_by,
         "activity": status.activity,
+        "ocr": status.ocr,
+        "ocr_problem": status.ocr_problem or None,
         "folders": [
             {"path": f.path, "indexed": f.indexed, "skipped": f.skipped, "pending": f.pending, "paused": f.paused,
              "online": f.state.value != "offline", "state": f.state.value, "note": f.note}
@@ -96,6 +135,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     print(f"device:   {device}, photos embedded in {precision}")
     print(f"data dir: {status.paths.get('data_dir')}")
     print(f"answered by: {'the running xmr-desktop window' if served_by == 'app' else 'this command (no window open)'}")
+    print(f"text in photos: {status.ocr}" + (f" (not possible here: {printable_text(status.ocr_problem)})" if status.ocr_problem else ""))
     if not status.folders:
         print("folders:  none yet; add one with `xmr index PATH`")
     for f in status.folders:

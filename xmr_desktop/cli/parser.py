@@ -26,13 +26,28 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="*", metavar="PATH", help="folders to add (default: re-index all known folders)")
     index.add_argument("--batch-size", type=_positive_int, default=None, help="images per model call")
     index.add_argument("--workers", type=_positive_int, default=None, help="decoding threads (default: one per core)")
+    index.add_argument("--ocr", choices=("off", "documents", "all"), default=None,
+                       help="read text in photos with Tesseract: off, documents (photos the model takes for documents, "
+                            "screenshots, receipts, signs; the default where Tesseract is installed) or all; "
+                            "kept for this index from now on")
 
     search = commands.add_parser("search", help="search indexed photos by text or by example image")
     search.add_argument("query", nargs="?", help='text, e.g. "beach + sunset - people" or "2:dog"; image paths work too')
     search.add_argument("--image", metavar="PATH", help="find photos similar to this image")
     search.add_argument("--top", type=_positive_int, default=20, metavar="K", help="number of results (default 20)")
     search.add_argument("--folder", metavar="PATH", help="only results inside this indexed folder")
-    search.add_argument("--json", action="store_true", help="one JSON object per line: path, score, size, mtime, width, height")
+    search.add_argument("--taken-after", metavar="YYYY[-MM[-DD]]", help="only photos taken at or after the start of this year, month or day")
+    search.add_argument("--taken-before", metavar="YYYY[-MM[-DD]]", help="only photos taken before the start of this year, month or day")
+    search.add_argument("--place", metavar="TEXT", help="only photos taken in this country, region or town (any language: Lisbon, 巴黎)")
+    search.add_argument("--camera", metavar="TEXT", help="only photos taken with this camera (or part of its name: iphone, x-t3)")
+    search.add_argument("--type", metavar="TEXT", help="only photos of this type: photo, screenshot, panorama, or a format (png, heic…)")
+    search.add_argument("--sort", choices=("relevance", "date"), default="relevance",
+                        help="relevance (default), or date: the best matches, newest taken first")
+    search.add_argument("--explain", action="store_true",
+                        help="print how the query was read (dates, places, cameras, types) and why each photo matched")
+    search.add_argument("--json", action="store_true",
+                        help="one JSON object per line: path, score, size, mtime, width, height, taken_at, taken_at_source, "
+                             "place, camera, keywords, matched, reasons")
 
     status = commands.add_parser("status", help="folders, counts, model, device and where data lives")
     status.add_argument("--json", action="store_true", help="print one JSON object")

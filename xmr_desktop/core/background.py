@@ -1,9 +1,11 @@
-"""The core's background work: folder scans in flight, watched changes, and the indexing pipeline's batches.
+"""The core's background work: folder scans in flight, watched changes, the indexing pipeline's batches, and
+after them the metadata of photos indexed before it was read and the text in photos.
 
-One ``step()`` is one unit (preparing search after a model load, or one committed batch); the worker serves
-any waiting command between two steps. Outcomes of the folder thread (scans, watched changes, probes) arrive
-through ``on_outcome``. Runs are tracked from the first pending photo until nothing is pending, and
-``IndexNow`` commands are answered when the folders they named are scanned and nothing is left.
+One ``step()`` is one unit (preparing search after a model load, one committed batch, one batch of metadata,
+or starting to read one photo's text); the worker serves any waiting command between two steps. Outcomes of
+the folder thread (scans, watched changes, probes) arrive through ``on_outcome``, OCR results through the
+worker's inbox. Runs are tracked from the first pending photo until nothing is pending, and ``IndexNow``
+commands are answered when the folders they named are scanned and nothing is left, text included.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from typing import Any
 from xmr_desktop.core import commands as c
 from xmr_desktop.core import events as e
 from xmr_desktop.core.folder_io import Availability, ChangesApplied, Maintained, Outcome, Scanned, INTEGRITY_CHECK_EVERY_S
+from xmr_desktop.core.ocr_work import OcrWork, Post
 from xmr_desktop.core.runs import IndexReport, IndexRun
 from xmr_desktop.core.session import Session
 from xmr_desktop.errors import DiskFullError, IndexBusyError, UnknownFolderError, XmrError
 from xmr_desktop.library.pipeline import BatchResult
 from xmr_desktop.library.store import Folder
 from xmr_desktop.library.store.schema import corrupt
+from xmr_desktop.metadata.storage import TABLE as METADATA_TABLE
+from xmr_desktop.ocr.jobs import OcrMode, OcrTask, parse_mode
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +52,14 @@ class Background:
     """Background work of one ``Session``.
 
     Attributes:
-        activity: "idle", "scanning", "indexing" or "paused" (what ``ActivityChanged`` last said).
+        activity: "idle", "scanning", "indexing", "reading metadata", "reading text" or "paused" (what
+            ``ActivityChanged`` last said).
+        ocr: the text-in-photos job.
     """
 
-    def __init__(self, session: Session, emit: Callable[[e.Event], None], *, should_yield: Callable[[], bool]) -> None:
+    def __init__(
+        self, session: Session, emit: Callable[[e.Event], None], *, should_yield: Callable[[], bool], post: Post | None = None
+    ) -> None:
         self._session = session
         self._emit = emit
         self._should_yield = should_yield
@@ -61,6 +70,9 @@ class Background:
         self._prepare_search = False
         self._unwatched: set[int] = set()
         self.activity = "idle"
+        # post: hands a job to the worker thread (threaded mode); inline, text is read on the caller's thread.
+        self.ocr = OcrWork(post)
+        self.ocr.on_recorded = self._text_recorded
 
     # -- scheduling ----------------------------------------------------------------------------------------------
 
@@ -69,21 +81,48 @@ class Background:
             return False
         if self._prepare_search:
             return True
-        pipeline = self._session.pipeline
-        if pipeline is None or self._session.indexing_paused:
+        if self._session.indexing_paused:
             return False
-        # A run or a waiting IndexNow needs one more (empty) step to end once the scans are in.
-        return pipeline.has_work or (bool(self._run or self._waiters) and not self._scanning)
+        if self._indexing_due() or self._after_indexing_due():
+            return True
+        # A run or a waiting IndexNow needs one more (empty) step to end once the scans are in and no text is
+        # being read (its result arrives as a job, and has_work is asked again then).
+        return bool(self._run or self._waiters) and not self._scanning and not self.ocr.busy
+
+    def _indexing_due(self) -> bool:
+        pipeline = self._session.pipeline
+        return pipeline is not None and pipeline.has_work
+
+    def _after_indexing_due(self) -> bool:
+        """Work that waits for the pipeline: metadata of photos indexed before it was read, text in photos."""
+        session = self._session
+        if self._indexing_due():
+            return False
+        if session.backfill is not None and session.backfill.has_work:
+            return True
+        return self.ocr.due(session.embedder)
 
     def idle_timeout(self) -> float | None:
         """How long the worker may sleep with nothing queued (None: until something arrives)."""
         remaining = self._retry_at - time.monotonic()
         return remaining if remaining > 0 else None
 
+    def opened(self) -> None:
+        """The index is open (app and command line): take its OCR mode."""
+        self.ocr.open(self._session.require_store())
+        self._ocr_changed()
+
+    def close(self) -> None:
+        """Stop reading text (the Tesseract child goes at once, a photo in progress stays pending)."""
+        self.ocr.close()
+
     def start_session(self) -> None:
-        """The app's start: watch and rescan every folder, prune and (after an unclean exit) check the index."""
+        """The app's start: watch and rescan every folder, prune and (after an unclean exit) check the index;
+        begin loading place names if photos have places, so the first query or GPS photo does not wait."""
         session = self._session
         store = session.require_store()
+        if store.connection.execute(f"SELECT 1 FROM {METADATA_TABLE} WHERE place_source IS NOT NULL LIMIT 1").fetchone():
+            session.places.start()
         for folder in session.book.folders():
             if session.watcher is not None:
                 self.watch(folder)
@@ -133,8 +172,18 @@ class Background:
         if session.io is not None:
             session.io.set_unwatched(set(self._unwatched))
 
+    def set_ocr(self, mode: OcrMode) -> None:
+        """Read text in photos in ``mode`` from now on (kept in the index); XmrError if Tesseract cannot."""
+        self.ocr.set_mode(mode)
+        self._ocr_changed()
+        self.update_activity()
+
+    def _ocr_changed(self) -> None:
+        self._emit(e.OcrChanged(self.ocr.mode.value, self.ocr.problem))
+
     def model_loaded(self) -> None:
         session = self._session
+        self.ocr.rewind()
         if session.pipeline is not None:
             session.pipeline.rewind()
         # The user's first query then answers at typing speed (vectors in memory, text tower traced).
@@ -147,13 +196,13 @@ class Background:
         session = self._session
         if session.indexing_paused:
             raise XmrError("Indexing is paused in the xmr-desktop window; resume it there first.")
-        absorbed: list[tuple[str, str]] = []
+        if command.ocr is not None:
+            self.set_ocr(parse_mode(command.ocr))
+        waiter = _Waiter(future, set())
         if command.paths:
-            folders = []
-            for path in command.paths:
-                added = session.add_folder(path, self)
-                folders.append(added.folder)
-                absorbed += [(added.folder.path, inner) for inner in added.absorbed]
+            added = [session.add_folder(path, self) for path in command.paths]
+            folders = [a.folder for a in added]
+            waiter.report.absorbed = [(a.folder.path, inner) for a in added for inner in a.absorbed]
         else:
             folders = session.book.folders()
             if not folders:
@@ -164,8 +213,10 @@ class Background:
         session.require_model()
         if session.pipeline is not None:
             session.pipeline.rewind(retry_deferred=True)
-        waiter = _Waiter(future, {f.id for f in folders})
-        waiter.report.absorbed = absorbed
+        if session.backfill is not None:
+            session.backfill.rewind()  # photos whose metadata could not be read earlier are tried again
+        self.ocr.rewind()
+        waiter.folder_ids = {f.id for f in folders}
         self._waiters.append(waiter)
         self.update_activity()
 
@@ -182,29 +233,63 @@ class Background:
                 except XmrError as error:  # a damaged index is reported when the user searches
                     log.warning("could not prepare search: %s", error)
             return True
-        pipeline = session.pipeline
-        if pipeline is None or session.indexing_paused or time.monotonic() < self._retry_at:
+        if session.indexing_paused or time.monotonic() < self._retry_at:
             self._settle()
             return False
+        pipeline = session.pipeline
+        if pipeline is not None and pipeline.has_work:
+            result = self._guarded_step(lambda: pipeline.step(self._should_yield))
+            if result is _FAILED:
+                return False
+            if result is not None:
+                self._committed(result)
+                return True
+        self._end_run()
+        if self._after_indexing_due():
+            did = self._guarded_step(self._after_indexing_step)
+            if did is not _FAILED:
+                self.update_activity()
+                return bool(did)
+            return False
+        self._settle()
+        return False
+
+    def _guarded_step(self, work: Callable[[], Any]) -> Any:
+        """``work()``, or ``_FAILED`` after reporting its error (the app retries later by itself)."""
         try:
-            result = pipeline.step(self._should_yield)
+            return work()
         except (IndexBusyError, DiskFullError) as error:
             self._failed(error, RETRY_AFTER_S)
-            return False
         except XmrError as error:
             log.error("indexing failed: %s", error)
             self._failed(error, RETRY_AFTER_ERROR_S)
-            return False
         except Exception as error:  # noqa: BLE001  keep the worker alive; the log has the traceback
             log.exception("indexing failed")
             message = f"Indexing stopped after an unexpected error ({type(error).__name__}: {error})."
             self._failed(XmrError(message), RETRY_AFTER_ERROR_S)
-            return False
-        if result is None:
-            self._settle()
-            return False
-        self._committed(result)
-        return True
+        return _FAILED
+
+    def _after_indexing_step(self) -> bool:
+        session = self._session
+        backfill = session.backfill
+        if backfill is not None and backfill.has_work:
+            read = backfill.step()
+            if read:
+                for waiter in self._waiters:
+                    waiter.report.metadata_read += read
+                self._emit(e.SearchableChanged())  # dates and places filters see them now
+            return True
+        if session.embedder is not None and self.ocr.due(session.embedder):
+            return self.ocr.step(session.embedder)
+        return False
+
+    def _text_recorded(self, task: OcrTask, text: str | None) -> None:
+        """On the worker, after the OCR job recorded one photo (read, or failed with its reason)."""
+        for waiter in self._waiters:
+            waiter.report.text_read += 1
+        if text:
+            self._emit(e.SearchableChanged())
+        self.update_activity()
 
     def _failed(self, error: XmrError, retry_after: float) -> None:
         """Indexing hit an error: whoever waits for the run hears it; the app tries again by itself later."""
@@ -231,6 +316,7 @@ class Background:
         session.book.apply(result.folders)
         self._emit(e.IndexingProgress(self._run.progress()))
         if result.done:
+            self.ocr.rewind()  # new photos to read, once the pipeline has nothing left
             self._emit(e.BatchCommitted(result.embedded, result.reused, len(result.skipped)))
             self._emit(e.SearchableChanged())
         if result.skipped:
@@ -238,17 +324,26 @@ class Background:
         self.folders_changed()
         self.update_activity()
 
+    def _end_run(self) -> None:
+        """Nothing to index now: end the run once the scans are in (more may come from them)."""
+        if self._scanning or self._run is None:
+            return
+        run, self._run = self._run, None
+        report = run.finish()
+        if report.did_anything:
+            log.info("indexing run finished: %s", report.summary())
+            self._emit(e.IndexingFinished(report))
+        self.folders_changed()
+        self.update_activity()
+
     def _settle(self) -> None:
-        """Nothing to index now: end the run and answer waiters whose scans are done."""
+        """Nothing left to do: end the run and answer waiters whose scans are done (and whose photos' metadata
+        and text are read)."""
         if self._scanning:
             return
-        if self._run is not None:
-            run, self._run = self._run, None
-            report = run.finish()
-            if report.did_anything:
-                log.info("indexing run finished: %s", report.summary())
-                self._emit(e.IndexingFinished(report))
-            self.folders_changed()
+        self._end_run()
+        if self.ocr.busy or (not self._session.indexing_paused and self._after_indexing_due()):
+            return
         for waiter in self._waiters:
             waiter.report.elapsed = time.monotonic() - waiter.started
             if not waiter.future.done():
@@ -327,17 +422,23 @@ class Background:
         self._emit(e.FoldersChanged(tuple(infos)))
 
     def update_activity(self) -> None:
-        if self._session.indexing_paused:
+        session = self._session
+        if session.indexing_paused:
             activity = "paused"
         elif self._run is not None:
             activity = "indexing"
         elif self._scanning:
             activity = "scanning"
+        elif self.ocr.busy or self.ocr.due(session.embedder) and not self._indexing_due():
+            activity = "reading text"
         else:
             activity = "idle"
         if activity != self.activity:
             self.activity = activity
             self._emit(e.ActivityChanged(activity))
+
+
+_FAILED = object()  # what _guarded_step returns after an error
 
 
 def _exists(path: str) -> bool:

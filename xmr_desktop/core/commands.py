@@ -7,7 +7,9 @@ they cross threads and the local socket unchanged (``core/protocol.py`` turns th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from xmr_desktop.search.answer import SearchFilters
 
 
 class Command:
@@ -16,8 +18,12 @@ class Command:
 
 @dataclass(frozen=True)
 class Search(Command):
-    """Best ``top_k`` photos for a query in xmr's syntax -> ``list[SearchResult]``.
+    """Best ``top_k`` photos for a query in xmr's syntax -> ``SearchAnswer`` (the results and how the query
+    was read: dates, places, cameras and types in it become filters, the rest is searched by meaning and by
+    words).
 
+    ``literal``: spans of ``query`` to take as plain words (chips the user removed). ``filters``: explicit
+    filters on top of the query's. ``sort``: "relevance" or "date" (the best matches, newest taken first).
     ``channel`` names who asks (the window's search box): a newer search on the same channel makes an older
     one still waiting in the queue pointless, and it is cancelled unrun.
     """
@@ -26,16 +32,22 @@ class Search(Command):
     folder: str | None = None
     top_k: int = 20
     channel: str | None = None
+    literal: tuple[tuple[int, int], ...] = ()
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    sort: str = "relevance"
 
 
 @dataclass(frozen=True)
 class FindSimilar(Command):
-    """Photos that look like the image at ``image_path`` (indexed or not; itself left out) -> ``list[SearchResult]``."""
+    """Photos that look like the image at ``image_path`` (indexed or not; itself left out) -> ``SearchAnswer``;
+    ``filters`` and ``sort`` as for ``Search``."""
 
     image_path: str
     folder: str | None = None
     top_k: int = 20
     channel: str | None = None
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    sort: str = "relevance"
 
 
 @dataclass(frozen=True)
@@ -77,9 +89,20 @@ class Rescan(Command):
 @dataclass(frozen=True)
 class IndexNow(Command):
     """Add ``paths`` as folders (empty: every known folder), scan them and index until nothing is pending
-    -> ``IndexReport``. Progress arrives as events meanwhile."""
+    -> ``IndexReport``: photos embedded, their metadata read, and the text read in them (``ocr``: "off",
+    "documents" or "all" first sets what is read, for this index from now on; None keeps it). Progress
+    arrives as events meanwhile."""
 
     paths: tuple[str, ...] = ()
+    ocr: str | None = None
+
+
+@dataclass(frozen=True)
+class SetOcrMode(Command):
+    """Read text in photos ("off", "documents" or "all") from now on, kept in the index -> ``None``.
+    XmrError when Tesseract is not installed for a mode that reads."""
+
+    mode: str
 
 
 @dataclass(frozen=True)

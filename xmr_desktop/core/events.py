@@ -80,6 +80,15 @@ class ConceptsChanged(Event):
 
 
 @dataclass(frozen=True)
+class OcrChanged(Event):
+    """What is read for text in photos: ``mode`` "off", "documents" or "all"; ``problem`` says why that
+    cannot happen here (Tesseract missing) or is ""."""
+
+    mode: str
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class Problem(Event):
     """Something the user should know about. ``retrying``: the core tries again by itself (a busy index, a
     full disk), so the window shows it in the status bar rather than in a dialog; ``fatal``: nothing works

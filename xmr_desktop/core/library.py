@@ -72,7 +72,9 @@ class PhotoLibrary:
             pipeline_options={k: v for k, v in (("batch_size", batch_size), ("decode_workers", decode_workers)) if v},
         )
         self._watcher_factory = watcher_factory
-        self._background = Background(self._session, self._emit, should_yield=self._should_yield)
+        self._background = Background(
+            self._session, self._emit, should_yield=self._should_yield, post=self._inbox.put if threaded else None
+        )
 
     # -- public API (any thread) -----------------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class PhotoLibrary:
             return True
         self._stop.set()
         if not self.threaded:
+            self._background.close()
             self._session.close()
             return True
         self._inbox.put(STOP)
@@ -168,6 +171,7 @@ class PhotoLibrary:
         if self._watcher_factory is not None and not inline:
             watcher = self._watcher_factory(self._on_watched, on_status=self._on_watch_status)
         self._session.open(make_io, watcher)
+        self._background.opened()
         if not inline:
             self._background.start_session()
 
@@ -195,6 +199,7 @@ class PhotoLibrary:
             for leftover in self._inbox.drain():
                 if isinstance(leftover, Request):
                     leftover.future.set_exception(XmrError("xmr_desktop is shutting down."))
+            self._background.close()
             self._session.close()
 
     def _refuse_all(self, message: str) -> None:

@@ -15,7 +15,7 @@ from xmr_desktop.core import commands as c
 from xmr_desktop.core.duplicate_state import DuplicatesFound, TrashedPhotos
 from xmr_desktop.core.runs import IndexProgress, IndexReport
 from xmr_desktop.core.state import ConceptInfo, FolderInfo, FolderState, LibraryStatus, ModelInfo
-from xmr_desktop.search.results import SearchResult
+from xmr_desktop.search.answer import SORT_ORDERS, SearchAnswer, SearchFilters
 
 VERSION = 1
 MAX_LINE_BYTES = 4 * 2**20
@@ -28,7 +28,7 @@ REMOTE_COMMANDS: dict[str, type[c.Command]] = {
     cls.__name__: cls
     for cls in (
         c.Search, c.FindSimilar, c.AddFolder, c.RemoveFolder, c.PauseFolder, c.Rescan, c.IndexNow,
-        c.TeachConcept, c.ForgetConcept, c.ListConcepts, c.GetStatus, c.ListSkipped,
+        c.SetOcrMode, c.TeachConcept, c.ForgetConcept, c.ListConcepts, c.GetStatus, c.ListSkipped,
         c.FindDuplicates, c.CancelDuplicates, c.TrashPhotos,
     )
 }
@@ -62,6 +62,16 @@ def decode_command(name: object, args: object) -> c.Command:
         elif f.name in ("paused", "confirmed"):
             if not isinstance(value, bool):
                 raise ProtocolError(f"{f.name} must be true or false")
+        elif f.name == "literal":
+            value = _spans(value)
+        elif f.name == "filters":
+            try:
+                value = SearchFilters.from_json(value)
+            except (TypeError, ValueError) as error:
+                raise ProtocolError(str(error)) from error
+        elif f.name == "sort":
+            if value not in SORT_ORDERS:
+                raise ProtocolError(f"sort must be one of {', '.join(SORT_ORDERS)}")
         elif value is not None and not isinstance(value, str):
             raise ProtocolError(f"{f.name} must be a string")
         values[f.name] = value
@@ -86,7 +96,7 @@ def decode_result(command: c.Command, data: Any) -> Any:
     """The typed result of ``command`` from its JSON (the inverse of ``encode_value`` for its result type)."""
     try:
         if isinstance(command, (c.Search, c.FindSimilar)):
-            return [SearchResult(**item) for item in data]
+            return SearchAnswer.from_json(data)
         if isinstance(command, c.IndexNow):
             return _report(data)
         if isinstance(command, c.AddFolder):
@@ -94,7 +104,7 @@ def decode_result(command: c.Command, data: Any) -> Any:
         if isinstance(command, c.GetStatus):
             return LibraryStatus(
                 [_folder(f) for f in data["folders"]], ModelInfo(**data["model"]), data["activity"],
-                dict(data["paths"]), data["served_by"],
+                dict(data["paths"]), data["served_by"], str(data.get("ocr", "off")), str(data.get("ocr_problem", "")),
             )
         if isinstance(command, c.ListSkipped):
             return [(str(p), str(r)) for p, r in data]
@@ -122,13 +132,24 @@ def decode_progress(data: Any) -> IndexProgress:
         raise ProtocolError(f"unexpected progress line: {error}") from error
 
 
+def _spans(value: object) -> tuple[tuple[int, int], ...]:
+    """``[[start, end], ...]`` of non-negative integers, as a tuple of pairs."""
+    if not isinstance(value, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair)
+        for pair in value
+    ):
+        raise ProtocolError("literal must be a list of [start, end] pairs")
+    return tuple((pair[0], pair[1]) for pair in value)
+
+
 def _folder(data: dict[str, Any]) -> FolderInfo:
     return FolderInfo(**{**data, "state": FolderState(data["state"])})
 
 
 def _report(data: dict[str, Any]) -> IndexReport:
-    pairs = ("scan_errors", "skipped_files", "absorbed")
-    report = IndexReport(**{k: v for k, v in data.items() if k not in pairs})
-    for name in pairs:
-        setattr(report, name, [(str(a), str(b)) for a, b in data.get(name, [])])
+    lists = ("scan_errors", "skipped_files", "absorbed")
+    report = IndexReport(**{k: v for k, v in data.items() if k not in lists})
+    report.absorbed = [(str(p), str(r)) for p, r in data.get("absorbed", [])]
+    report.scan_errors = [(str(p), str(r)) for p, r in data.get("scan_errors", [])]
+    report.skipped_files = [(str(p), str(r)) for p, r in data.get("skipped_files", [])]
     return report

@@ -47,7 +47,9 @@ class IndexReport:
         elapsed: seconds the run took.
         scan_errors: (path, reason) for folders or entries the scans could not read.
         skipped_files: (path, reason) of each skipped file, in the order they were met.
-        absorbed: (folder, inner folder) for each indexed folder that a folder added by this run took over.
+        metadata_read: photos indexed earlier whose metadata (date taken, place, camera, tags) was read now.
+        text_read: photos whose text was read (or tried: a photo Tesseract cannot read counts too).
+        absorbed: (folder, inner folder) for each indexed folder a newly added one took over.
     """
 
     embedded: int = 0
@@ -59,6 +61,8 @@ class IndexReport:
     elapsed: float = 0.0
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    metadata_read: int = 0
+    text_read: int = 0
     absorbed: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -67,6 +71,10 @@ class IndexReport:
         text += f"skipped {self.skipped}, removed {self.removed} in {self.elapsed:.1f} s"
         if self.deferred:
             text += f"; {self.deferred} could not be read now and stay pending"
+        if self.metadata_read:
+            text += f"; dates, places and tags read for {self.metadata_read} photos indexed before"
+        if self.text_read:
+            text += f"; text read in {self.text_read} photos"
         return text
 
     @property

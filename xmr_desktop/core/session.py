@@ -22,9 +22,12 @@ from xmr_desktop.core.models import EmbedderFactory, is_loaded, peek_model
 from xmr_desktop.core.state import ConceptInfo, LibraryStatus, ModelInfo
 from xmr_desktop.engine.protocol import Embedder
 from xmr_desktop.errors import UnknownFolderError, XmrError
+from xmr_desktop.library.photo_facts import FactWriter, MetadataBackfill
 from xmr_desktop.library.photo_paths import is_under, normalise_folder
 from xmr_desktop.library.pipeline import IndexPipeline
 from xmr_desktop.library.store import AddedFolder, Store
+from xmr_desktop.metadata.place_lookup import PlaceLookup
+from xmr_desktop.search.library_search import LibrarySearch
 from xmr_desktop.search.searcher import Searcher
 
 if TYPE_CHECKING:
@@ -42,7 +45,11 @@ class Session:
         store, io, book: the index connection, the folder thread, the folders with their counts.
         duplicates: searches for duplicates (on a thread of their own in threaded mode) and what they found.
         model: what the shells are told about the model.
-        embedder, searcher, pipeline: present once a model is ready.
+        embedder, searcher, search, pipeline: present once a model is ready (``search`` answers the box:
+            filters, keywords and meaning together, over ``searcher``'s vectors).
+        places: the offline place names (loaded when something needs them).
+        facts: writes photos' metadata and tag words (with indexing batches, and for the backfill).
+        backfill: reads metadata of photos indexed before it existed (present while the index is open).
         indexing_paused: the user paused all indexing.
     """
 
@@ -68,7 +75,11 @@ class Session:
         self.book = FolderBook()
         self.embedder: Embedder | None = None
         self.searcher: Searcher | None = None
+        self.search: LibrarySearch | None = None
         self.pipeline: IndexPipeline | None = None
+        self.places = PlaceLookup.shared(paths.cache_dir)
+        self.facts = FactWriter(self.places)
+        self.backfill: MetadataBackfill | None = None
         self.indexing_paused = False
         self.duplicates: DuplicateJobs | None = None
         self._first_open = True
@@ -77,6 +88,7 @@ class Session:
 
     def open(self, make_io: Callable[[Store], FolderIO], watcher: Any) -> None:
         self.store = Store.open(self.paths.index_db)
+        self.backfill = MetadataBackfill(self.store, self.facts)
         self.io = make_io(self.store)
         self.duplicates = DuplicateJobs(self.paths.index_db, self._emit, threaded=self.io.threaded)
         if self.model.state == "none":
@@ -98,6 +110,9 @@ class Session:
             self.watcher.stop()
             self.watcher = None
         self._drop_model()
+        if self.backfill is not None:
+            self.backfill.close()
+            self.backfill = None
         if self.io is not None:
             self.io.close()
             self.io = None
@@ -134,7 +149,10 @@ class Session:
         store = self.require_store()
         self.embedder = embedder
         self.searcher = Searcher(store, embedder)
-        self.pipeline = IndexPipeline(store, embedder, eligible_folders=self.book.indexable_ids, **self._pipeline_options)
+        self.search = LibrarySearch(self.searcher, self.places)
+        self.pipeline = IndexPipeline(
+            store, embedder, eligible_folders=self.book.indexable_ids, facts=self.facts, **self._pipeline_options
+        )
         self.book.load(store, embedder.model_id)
         self.attach_concepts()
         device = str(embedder.device) if is_loaded(embedder) else ""
@@ -156,7 +174,7 @@ class Session:
     def _drop_model(self) -> None:
         if self.pipeline is not None:
             self.pipeline.close()
-        self.pipeline = self.searcher = None
+        self.pipeline = self.searcher = self.search = None
         if self.embedder is not None:
             close = getattr(self.embedder, "close", None)
             if close is not None:
@@ -203,12 +221,18 @@ class Session:
         store = self.require_store()
         if isinstance(command, c.Search):
             self.require_model()
-            assert self.searcher is not None
-            return self.searcher.search(command.query, command.top_k, folder=command.folder)
+            assert self.search is not None
+            return self.search.search(
+                command.query, command.top_k, folder=command.folder, literal=command.literal,
+                filters=command.filters, sort=_sort(command.sort),
+            )
         if isinstance(command, c.FindSimilar):
             self.require_model()
-            assert self.searcher is not None
-            return self.searcher.similar(command.image_path, command.top_k, folder=command.folder)
+            assert self.search is not None
+            return self.search.similar(
+                command.image_path, command.top_k, folder=command.folder, filters=command.filters,
+                sort=_sort(command.sort),
+            )
         if isinstance(command, c.AddFolder):
             return self.add_folder(command.path, background)
         if isinstance(command, c.RemoveFolder):
@@ -242,8 +266,13 @@ class Session:
         if isinstance(command, c.ListConcepts):
             self.require_model()
             return self.attach_concepts()
+        if isinstance(command, c.SetOcrMode):
+            from xmr_desktop.ocr.jobs import parse_mode
+
+            background.set_ocr(parse_mode(command.mode))
+            return None
         if isinstance(command, c.GetStatus):
-            return self.status(background.activity)
+            return self.status(background.activity, background.ocr.mode.value, background.ocr.problem)
         if isinstance(command, c.ListSkipped):
             return store.skipped_files()
         if isinstance(command, c.CancelDuplicates):
@@ -324,11 +353,20 @@ class Session:
         if self.watcher is not None:
             self.watcher.unwatch(path)
 
-    def status(self, activity: str) -> LibraryStatus:
+    def status(self, activity: str, ocr: str = "off", ocr_problem: str = "") -> LibraryStatus:
         paths = {
             "data_dir": str(self.paths.data_dir), "index": str(self.paths.index_db),
             "models_dir": str(self.paths.models_dir), "log_dir": str(self.paths.log_dir),
             "cache_dir": str(self.paths.cache_dir),
         }
         infos = self.book.infos(model_ready=self.embedder is not None, indexing_paused=self.indexing_paused)
-        return LibraryStatus(infos, self.model, activity, paths, self._served_by)
+        return LibraryStatus(infos, self.model, activity, paths, self._served_by, ocr, ocr_problem)
+
+
+def _sort(order: str) -> str:
+    from xmr_desktop.errors import QueryError
+    from xmr_desktop.search.answer import SORT_ORDERS
+
+    if order not in SORT_ORDERS:
+        raise QueryError(f"sort by {order!r}? Use one of {', '.join(SORT_ORDERS)}")
+    return order

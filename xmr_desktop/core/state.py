@@ -85,6 +85,8 @@ class LibraryStatus:
         activity: "idle", "loading", "scanning", "indexing" or "paused".
         paths: where data lives (``data_dir``, ``index``, ``models_dir``, ``log_dir``, ``cache_dir``).
         served_by: "app" when a running window answered, "cli" when the command line opened the index itself.
+        ocr: what is read for text in photos ("off", "documents", "all").
+        ocr_problem: why text cannot be read here although ``ocr`` asks for it, or "".
     """
 
     folders: list[FolderInfo]
@@ -92,3 +94,5 @@ class LibraryStatus:
     activity: str
     paths: dict[str, str] = field(default_factory=dict)
     served_by: str = "cli"
+    ocr: str = "off"
+    ocr_problem: str = ""

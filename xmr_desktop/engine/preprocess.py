@@ -29,7 +29,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,12 +193,14 @@ class LoadedFile:
         content_hash: 16-byte BLAKE2b digest of the file's bytes.
         pixels: (3, H, W) float32 ready for the model, or None when the caller already knows this hash.
         width, height: pixel size after EXIF orientation (0 when not decoded).
+        header: what the caller's ``read_header`` returned for the opened image (the photo's metadata), or None.
     """
 
     content_hash: bytes
     pixels: np.ndarray | None
     width: int
     height: int
+    header: Any = None
 
 
 def read_file_bytes(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
@@ -235,16 +237,26 @@ def open_image(
     not converted to RGB: ``pixels_for_model`` converts only the part it keeps. The decode itself takes its
     share of ``DECODE_BUDGET``; the caller holds the result outside it (``load_for_embedding`` does not).
     """
-    with _decoded(data, spec, max_pixels, deadline_s, cancel) as (image, full_size):
+    with _decoded(data, spec, max_pixels, deadline_s, cancel) as (image, full_size, _):
         return image, full_size
+
+
+# Called with a file's image straight after it is opened (headers parsed, no pixel decoded, nothing converted):
+# what it returns travels on ``LoadedFile.header``. The indexer reads the photo's metadata this way, from bytes
+# already in memory.
+HeaderReader = Callable[[Image.Image], Any]
 
 
 @contextlib.contextmanager
 def _decoded(
-    data: bytes, spec: ImageSpec, max_pixels: int, deadline_s: float | None, cancel: threading.Event | None
-) -> Iterator[tuple[Image.Image, tuple[int, int]]]:
-    """The upright decoded image and its full size, while its bytes are reserved in ``DECODE_BUDGET``."""
+    data: bytes, spec: ImageSpec, max_pixels: int, deadline_s: float | None, cancel: threading.Event | None,
+    read_header: HeaderReader | None = None,
+) -> Iterator[tuple[Image.Image, tuple[int, int], Any]]:
+    """The upright decoded image, its full size and ``read_header``'s answer (None without one), while its
+    bytes are reserved in ``DECODE_BUDGET``."""
     with open_checked(data, max_pixels) as image:
+        # Before draft() and decoding, which drop or rewrite metadata.
+        header = read_header(image) if read_header is not None else None
         width, height = image.size  # before draft mode shrinks it
         if image.format in ("JPEG", "MPO"):
             # The target is square, so orientation does not change which DCT scale covers it.
@@ -253,7 +265,7 @@ def _decoded(
             decoded = load_pixels(image, deadline_s=deadline_s, cancel=cancel)
             if decoded.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):  # loaded: reads no more pixels
                 width, height = height, width
-            yield _upright(decoded), (width, height)
+            yield _upright(decoded), (width, height), header
 
 
 def header_orientation(image: Image.Image) -> int:
@@ -485,30 +497,35 @@ def load_for_embedding(
     *,
     deadline_s: float | None = DECODE_DEADLINE_S,
     cancel: threading.Event | None = None,
+    read_header: HeaderReader | None = None,
 ) -> LoadedFile:
     """Read, hash and (unless the hash is already embedded) decode one photo.
 
-    Raises ImageRejected (with the reason to record), DecodeCancelled (``cancel`` was set: leave it pending)
-    or OSError. Safe to call from several threads: they share ``DECODE_BUDGET``.
+    ``read_header(image)`` is called once with the opened image, also when the hash is known (a renamed or
+    copied photo has metadata of its own). Raises ImageRejected (with the reason to record), DecodeCancelled
+    (``cancel`` was set: leave it pending) or OSError. Safe to call from several threads: they share
+    ``DECODE_BUDGET``.
     """
     data = read_file_bytes(path)
     digest = content_hash(data)
     if digest in known_hashes:
-        return LoadedFile(digest, None, *_header_size(data))
-    with _decoded(data, spec, max_pixels, deadline_s, cancel) as (image, (width, height)):
+        return LoadedFile(digest, None, *_header_only(data, read_header))
+    with _decoded(data, spec, max_pixels, deadline_s, cancel, read_header) as (image, (width, height), header):
         pixels = pixels_for_model(image, spec)  # inside: the decoded image is alive until this returns
-    return LoadedFile(digest, pixels, width, height)
+    return LoadedFile(digest, pixels, width, height, header)
 
 
-def _header_size(data: bytes) -> tuple[int, int]:
-    """Upright pixel size from the header alone (no decoding); (0, 0) if the header cannot be parsed."""
+def _header_only(data: bytes, read_header: HeaderReader | None = None) -> tuple[int, int, Any]:
+    """Upright pixel size from the header alone (no decoding), (0, 0) if the header cannot be parsed, and
+    ``read_header``'s answer for the opened image (None without one or when it cannot be opened)."""
     try:
         with Image.open(io.BytesIO(data), formats=list(decode_formats())) as image:
+            header = read_header(image) if read_header is not None else None
             width, height = image.size
             swapped = header_orientation(image) in (5, 6, 7, 8)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        return 0, 0
-    return (height, width) if swapped else (width, height)
+        return 0, 0, None
+    return (height, width, header) if swapped else (width, height, header)
 
 
 def _pad_to(image: Image.Image, width: int, height: int) -> Image.Image:

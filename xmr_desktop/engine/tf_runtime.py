@@ -26,6 +26,10 @@ def tensorflow() -> ModuleType:
     # transformers' TF classes are written for Keras 2, which the tf-keras package provides.
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     warnings.filterwarnings("ignore", module=r"(tensorflow|tf_keras|keras|transformers)(\.|$)")
+    # TensorFlow's native libraries carry a SQLite of their own (3.50, built without FTS5) whose symbols Python's
+    # sqlite3 extension binds to when it is loaded after them: the index's keyword search then fails with "no
+    # such module: fts5". Loaded first, sqlite3 keeps the system's library.
+    import sqlite3  # noqa: F401
     with _native_stderr_silenced():
         import tensorflow as tf
         import tf_keras  # noqa: F401  (loads a second copy of TF's native logging, which prints again)

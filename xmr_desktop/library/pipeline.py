@@ -5,7 +5,8 @@ keeps working ahead of the model (Pillow releases the GIL while decoding and res
 ahead are kept while the owner answers a search between two ``step()`` calls — nothing is torn down or read
 again. The pending set is read from the store a chunk at a time through an id cursor; ``rewind()`` says rows
 below the cursor may have become pending again (a rescan, the watcher). Every batch is one transaction: an
-interrupted run loses at most the batch in flight.
+interrupted run loses at most the batch in flight. With a ``FactWriter`` the decoders also read each photo's
+metadata from the image they opened, and the batch's transaction stores it with the vectors.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -26,7 +28,8 @@ import numpy as np
 from xmr_desktop.config import DECODE_AHEAD_BYTES, INDEX_BATCH_SIZE
 from xmr_desktop.engine.preprocess import DECODE_DEADLINE_S, DecodeCancelled, ImageRejected, LoadedFile, load_for_embedding
 from xmr_desktop.engine.protocol import Embedder
-from xmr_desktop.library.store import Embedded, FileRecord, Skipped, Store
+from xmr_desktop.library.photo_facts import Fact, FactWriter, header_reader
+from xmr_desktop.library.store import AlsoWrite, Embedded, FileRecord, Skipped, Store
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ class IndexPipeline:
         embedder: the model.
         batch_size: images per model call and per commit.
         decode_workers: threads reading and decoding ahead of the model.
+        facts: writes each photo's metadata and tag words with its batch (None: vectors only).
     """
 
     def __init__(
@@ -96,8 +100,10 @@ class IndexPipeline:
         decode_workers: int | None = None,
         eligible_folders: Callable[[], Collection[int] | None] = lambda: None,
         deadline_s: float = DECODE_DEADLINE_S,
+        facts: FactWriter | None = None,
     ) -> None:
         self.store = store
+        self.facts = facts
         self.embedder = embedder
         self.batch_size = batch_size
         self.decode_workers = decode_workers or default_decode_workers()
@@ -192,6 +198,7 @@ class IndexPipeline:
             future = self._pool.submit(
                 load_for_embedding, record.path, self.embedder.image_spec, self._known,
                 deadline_s=self._deadline_s, cancel=self._cancel,
+                read_header=header_reader(record) if self.facts is not None else None,
             )
             self._queue.append((record, future))
 
@@ -251,6 +258,18 @@ class IndexPipeline:
 
     # -- committing ------------------------------------------------------------------------------------------
 
+    def _facts_of(self, batch: _Batch) -> AlsoWrite | None:
+        """The batch's metadata, places looked up now (outside the write lock), to write with its rows."""
+        if self.facts is None:
+            return None
+        read = [Fact(r.id, f.header, r.size, r.mtime_ns) for r, f in batch.embedded + batch.reused if f.header is not None]
+        facts, writer = self.facts.located(read), self.facts
+
+        def write(conn: sqlite3.Connection, committed: Sequence[int]) -> None:
+            writer.write(conn, facts, committed)  # rows that went stale meanwhile keep no metadata
+
+        return write
+
     def _commit(self, batch: _Batch) -> BatchResult:
         try:
             if batch.pixels:
@@ -262,7 +281,7 @@ class IndexPipeline:
             entries = [_entry(r, f, vectors[i]) for i, (r, f) in enumerate(batch.embedded)]
             entries += [_entry(r, f, None) for r, f in batch.reused]
             skipped = [Skipped(r.id, r.size, r.mtime_ns, reason) for r, reason in batch.skipped]
-            outcome = self.store.commit_batch(self._model_id, entries, skipped)
+            outcome = self.store.commit_batch(self._model_id, entries, skipped, also=self._facts_of(batch))
         except BaseException:
             self.rewind()  # the batch's rows are still pending, below the cursor
             raise

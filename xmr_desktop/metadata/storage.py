@@ -194,11 +194,16 @@ class PendingFile:
     mtime_ns: int
 
 
-def pending(conn: sqlite3.Connection, limit: int = 256, after_id: int = 0) -> list[PendingFile]:
-    """Files (not skipped as unreadable) whose metadata must be read, by id, from ``after_id`` on."""
+def pending(conn: sqlite3.Connection, limit: int = 256, after_id: int = 0, *, indexed_only: bool = False) -> list[PendingFile]:
+    """Files (not skipped as unreadable) whose metadata must be read, by id, from ``after_id`` on.
+
+    ``indexed_only``: only files already read by the indexer (state 'ok'); the others get their metadata when
+    the indexer reads them, so a background pass leaves them alone.
+    """
+    state = "f.state = 'ok'" if indexed_only else "f.state != 'skipped'"
     rows = conn.execute(
         f"""SELECT f.id, f.path, f.size, f.mtime_ns FROM files f LEFT JOIN {TABLE} m ON m.file_id = f.id
-        WHERE f.id > ? AND f.state != 'skipped' AND (m.file_id IS NULL OR m.file_mtime_ns != f.mtime_ns
+        WHERE f.id > ? AND {state} AND (m.file_id IS NULL OR m.file_mtime_ns != f.mtime_ns
             OR m.file_size != f.size OR m.reader_version < ?)
         ORDER BY f.id LIMIT ?""",
         (after_id, READER_VERSION, limit),
@@ -206,11 +211,12 @@ def pending(conn: sqlite3.Connection, limit: int = 256, after_id: int = 0) -> li
     return [PendingFile(int(i), os.fsdecode(path), int(size), int(mtime)) for i, path, size, mtime in rows]
 
 
-def count_pending(conn: sqlite3.Connection) -> int:
+def count_pending(conn: sqlite3.Connection, *, indexed_only: bool = False) -> int:
     """How many files ``pending`` would list in all (for a progress bar)."""
+    state = "f.state = 'ok'" if indexed_only else "f.state != 'skipped'"
     (count,) = conn.execute(
         f"""SELECT COUNT(*) FROM files f LEFT JOIN {TABLE} m ON m.file_id = f.id
-        WHERE f.state != 'skipped' AND (m.file_id IS NULL OR m.file_mtime_ns != f.mtime_ns
+        WHERE {state} AND (m.file_id IS NULL OR m.file_mtime_ns != f.mtime_ns
             OR m.file_size != f.size OR m.reader_version < ?)""",
         (READER_VERSION,),
     ).fetchone()

@@ -179,19 +179,34 @@ def next_ocr_batch(
     In ``documents`` mode ``prompts`` is required: candidates are scored from their stored vectors, and those
     below the threshold are recorded as ``not_selected`` here (committed), so they are never scored again.
     """
+    return next_ocr_tasks(conn, settings, prompts, limit)[0]
+
+
+def next_ocr_tasks(
+    conn: sqlite3.Connection,
+    settings: OcrSettings,
+    prompts: DocumentPrompts | None = None,
+    limit: int = 2,
+    max_chunks: int | None = None,
+) -> tuple[list[OcrTask], bool]:
+    """``next_ocr_batch`` that stops after scoring ``max_chunks`` chunks of candidates in ``documents`` mode
+    (a caller serving searches between steps must not score a whole library of non-documents in one), and
+    says whether everything is settled: ``(tasks, settled)``; no tasks and not settled means "call again"."""
     if settings.mode is OcrMode.OFF:
-        return []
+        return [], True
     if settings.mode is OcrMode.DOCUMENTS and prompts is None:
         raise ValueError("documents mode needs the model's prompt vectors (DocumentPrompts)")
     sql, params = _pending_sql(settings)
     if settings.mode is OcrMode.ALL:
         rows = conn.execute(sql, [*params, limit]).fetchall()
-        return [OcrTask(bytes(digest), _path(path), None) for digest, path, _ in rows]
+        return [OcrTask(bytes(digest), _path(path), None) for digest, path, _ in rows], not rows
     assert prompts is not None
-    while True:
+    chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        chunks += 1
         rows = conn.execute(sql, [*params, _SCORE_CHUNK]).fetchall()
         if not rows:
-            return []
+            return [], True
         vectors = np.stack([np.frombuffer(blob, dtype="<f2").astype(np.float32) for _, _, blob in rows])
         selected, probability = select_documents(vectors, prompts.documents, prompts.others, prompts.threshold)
         tasks = [
@@ -207,7 +222,8 @@ def next_ocr_batch(
                     [(digest, "+".join(settings.langs), settings.engine_version, p, time.time()) for digest, p in skipped],
                 )
         if tasks:
-            return tasks[:limit]
+            return tasks[:limit], False
+    return [], False
 
 
 def record_ocr_result(

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from xmr_desktop.search.cutoff import DEFAULT_STRICTNESS, STRONG, Cutoff, LibraryStats, decide_cutoff
-from xmr_desktop.search.explain import MatchReason, QueryBreakdown, explain
+from xmr_desktop.search.explain import QueryBreakdown, explain
+from xmr_desktop.search.reasons import MatchReason
 from xmr_desktop.search.ranking import VectorIndex
 from xmr_desktop.search.results import SearchResult
 

@@ -28,52 +28,11 @@ import numpy as np
 
 from xmr_desktop.errors import QueryError
 from xmr_desktop.search.query import QueryTerm
+from xmr_desktop.search.reasons import VECTOR_KINDS, MatchReason, percent
+
+__all__ = ["VECTOR_KINDS", "Explanation", "MatchReason", "QueryBreakdown", "QueryPart", "breakdown_query", "explain", "percent", "plain_pieces"]
 
 ReasonKind = Literal["term", "image", "concept", "keyword", "tag", "ocr", "metadata"]
-VECTOR_KINDS = ("term", "image", "concept")
-
-
-@dataclass(frozen=True)
-class MatchReason:
-    """One thing that made a photo match; the item of ``SearchResult.reasons`` and of ``--json``'s ``reasons``.
-
-    Attributes:
-        kind: ``term`` (a text term), ``image`` (a query image), ``concept`` (a taught name) — parts of the query
-            vector — or ``keyword``, ``tag``, ``ocr``, ``metadata``: hits that other rankers report.
-        text: what matched as the user reads it: the term as typed, the image's file name, the concept's name,
-            the word found, the metadata value ("2023-07-14", "Lisbon").
-        share: signed fraction of the match it explains (vector parts: of ``Σ |contribution|``; other kinds: as
-            their fusion reports it); None when not measured.
-        field: where a keyword/tag/OCR/metadata hit was found ("file name", "folder", "keywords", "caption",
-            "text in photo", "date taken", "place", "camera"); None for vector parts.
-        weight: for query parts, the term's signed weight as typed (``-1`` for ``- people``); None otherwise.
-        contribution: for query parts, the score it added relative to a typical photo; None otherwise.
-    """
-
-    kind: ReasonKind
-    text: str
-    share: float | None = None
-    field: str | None = None
-    weight: float | None = None
-    contribution: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """Only the fields that are set, floats rounded to 4 places."""
-        out: dict[str, Any] = {"kind": self.kind, "text": self.text}
-        for name in ("share", "field", "weight", "contribution"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = round(value, 4) if isinstance(value, float) else value
-        return out
-
-    def label(self) -> str:
-        """Short human form: ``beach +62%``, ``− people −5%``, ``Rex (name) +40%``, ``file name: passport``."""
-        if self.kind in VECTOR_KINDS:
-            sign = "− " if (self.weight or 0.0) < 0 else ""
-            name = f"{self.text} (name)" if self.kind == "concept" else self.text
-            return name if self.share is None else f"{sign}{name} {_percent(self.share)}"
-        where = self.field or {"keyword": "keyword", "tag": "tag", "ocr": "text in photo", "metadata": "metadata"}[self.kind]
-        return f"{where}: {self.text}" + ("" if self.share is None else f" {_percent(self.share)}")
 
 
 @dataclass(frozen=True)
@@ -205,12 +164,8 @@ def explain(
         merged[key] = merged.get(key, 0.0) + float(value)
     total = sum(abs(v) for v in merged.values())
     reasons = [
-        MatchReason(kind, text, share=(value / total if total > 1e-12 else 0.0), weight=weight, contribution=value)  # type: ignore[arg-type]
+        MatchReason(kind, text, share=(value / total if total > 1e-12 else 0.0), weight=weight, contribution=value)
         for (kind, text, weight), value in merged.items()
     ]
     return Explanation(tuple(reasons) + tuple(extra))
 
-
-def _percent(share: float) -> str:
-    value = round(100 * share)
-    return f"+{value}%" if value > 0 else (f"−{-value}%" if value < 0 else "0%")

@@ -171,6 +171,26 @@ class FilterColumns:
         texts = {name: column.subset_then(keep, fresh._texts[name]) for name, column in self._texts.items()}
         return FilterColumns(ints, floats, texts)
 
+    def has_places(self) -> bool:
+        """Whether any photo has a place (a country, a town or a GPS position)."""
+        texts = self._texts
+        return bool((texts["country_code"].codes != 0).any() or (self._city_id != _NO_VALUE).any()
+                    or np.isfinite(self._latitude).any())
+
+    def taken_local(self, file_ids: np.ndarray) -> np.ndarray:
+        """``taken_local`` (wall-clock seconds) of these files as float64; -inf where unknown or without a row."""
+        ids = np.asarray(file_ids, dtype=np.int64)
+        order = np.argsort(self.file_ids, kind="stable")
+        sorted_ids = self.file_ids[order]
+        at = np.searchsorted(sorted_ids, ids).clip(0, max(len(sorted_ids) - 1, 0))
+        found = (sorted_ids[at] == ids) if len(sorted_ids) else np.zeros(len(ids), dtype=bool)
+        taken = np.full(len(ids), -np.inf)
+        if len(sorted_ids):
+            values = self._taken[order][at]
+            known = found & (values != _NO_VALUE)
+            taken[known] = values[known].astype(np.float64)
+        return taken
+
     def vocabulary(self) -> "ColumnsVocabulary":
         """The library's cameras and places from these columns (no SQL), for the query reader."""
         return ColumnsVocabulary(self)

@@ -1,4 +1,9 @@
-"""Answering a query: parse it, embed its terms, rank the indexed photos of the current model."""
+"""Answering a query by meaning: parse it, embed its terms, rank the indexed photos of the current model.
+
+The searcher also keeps the photos' filter columns (``FilterColumns``: date taken, place, camera, type) in
+memory beside the vectors, caught up from the same change feed, so filters cost a few numpy passes per query;
+``library_search.LibrarySearch`` puts the query reader, filters, keywords and fusion on top of it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from xmr_desktop.errors import QueryError, UnknownFolderError
 from xmr_desktop.learn.concepts import ConceptExpander
 from xmr_desktop.library.photo_paths import is_photo_file, is_under
 from xmr_desktop.library.store import FileRecord, Store
+from xmr_desktop.search.filter_columns import FilterColumns
 from xmr_desktop.search.query import QueryTerm, combine, parse_query
 from xmr_desktop.search.ranking import VectorIndex
 from xmr_desktop.search.results import SearchResult
@@ -23,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TOP_K = 50
 _TEXT_CACHE_SIZE = 256
+_MASK_CACHE_SIZE = 16
 
 
 class Searcher:
@@ -44,9 +51,11 @@ class Searcher:
         self.embedder = embedder
         self.concepts = concepts
         self._index: VectorIndex | None = None
+        self._columns: FilterColumns | None = None
         self._change_mark = 0
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._folder_masks: dict[str, np.ndarray] = {}
+        self._masks: OrderedDict[object, np.ndarray] = OrderedDict()
 
     def prepare(self) -> None:
         """Load the vectors and run the text tower once now (its first call traces it, ~1.5 s), so the user's
@@ -70,8 +79,35 @@ class Searcher:
         """The unit vector a query in xmr's syntax ranks by (terms embedded, concepts mixed in, combined)."""
         return self._combined(parse_query(query, image_exists=_is_image_file))
 
+    def terms_vector(self, terms: list[QueryTerm]) -> np.ndarray:
+        """The unit vector parsed ``terms`` rank by."""
+        return self._combined(terms)
+
     def _combined(self, terms: list[QueryTerm]) -> np.ndarray:
         return combine(list(zip((term.weight for term in terms), self._term_vectors(terms))))
+
+    def caught_up(self) -> tuple[VectorIndex, FilterColumns]:
+        """The vectors and the filter columns, caught up with every write to the index since the last call."""
+        index = self._loaded()
+        assert self._columns is not None
+        return index, self._columns
+
+    def mask(self, key: object, allowed_ids: np.ndarray) -> np.ndarray:
+        """The rows of the vectors whose ids are in ``allowed_ids``; kept under ``key`` (the filters that gave
+        them) until the index changes, so typing with the same filters costs one lookup. Call after
+        ``caught_up``: the mask follows the rows it returned."""
+        assert self._index is not None
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = np.isin(self._index.ids, allowed_ids)
+            self._masks[key] = mask
+            while len(self._masks) > _MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
+        return mask
+
+    def image_file_id(self, path: str) -> int | None:
+        """The id of an indexed query image (left out of its own results), None if it is not indexed."""
+        return self.store.file_id_for_path(path)
 
     def _rank(self, terms: list[QueryTerm], top_k: int, folder: str | None) -> list[SearchResult]:
         index = self._loaded()
@@ -92,16 +128,20 @@ class Searcher:
         changed: np.ndarray | None = None
         if self._index is not None:
             self._change_mark, changed = self.store.changed_since(self._change_mark)
-        if self._index is None or changed is None:
-            with self.store.snapshot():  # the mark and the vectors describe the same moment
+        if self._index is None or self._columns is None or changed is None:
+            with self.store.snapshot() as conn:  # the mark, the vectors and the columns describe one moment
                 self._change_mark = self.store.change_mark()
                 self._index = VectorIndex.from_chunks(self.store.iter_vectors(model_id))
+                self._columns = FilterColumns.load(conn)
             self._folder_masks.clear()
+            self._masks.clear()
             log.debug("loaded %d vectors for %s", len(self._index), model_id)
         elif changed.size:
             self._index.remove(changed)
             self._index.append(self.store.iter_vectors(model_id, file_ids=changed))
+            self._columns = self._columns.refresh(self.store.connection, changed.tolist())
             self._folder_masks.clear()
+            self._masks.clear()
             log.debug("updated %d files' vectors for %s", changed.size, model_id)
         return self._index
 

@@ -27,16 +27,19 @@ from xmr_desktop.library.store import AddedFolder
 from xmr_desktop.library.watcher import FolderWatcher
 from xmr_desktop.search.query import SEARCH_BOX_MAX_CHARS
 from xmr_desktop.ui.concepts_dialog import ConceptsController
+from xmr_desktop.ui.date_grid import DateGroupedGrid
 from xmr_desktop.ui.folders import FoldersPanel
 from xmr_desktop.ui.library_bridge import LibraryBridge
 from xmr_desktop.ui.menus import MenuActions, build_menus
 from xmr_desktop.ui.model_dialog import ModelDialog
 from xmr_desktop.ui.model_download import DownloadFn, hub_download
+from xmr_desktop.ui.ocr_menu import OcrMenu
 from xmr_desktop.ui.pages import MessagePage, WelcomePage
 from xmr_desktop.ui.results_model import ResultsModel, SortOrder
 from xmr_desktop.ui.results_view import ResultsView
 from xmr_desktop.ui.search_bar import SearchBar, image_query_text
 from xmr_desktop.ui.search_controller import SearchController, SearchStatus
+from xmr_desktop.ui.search_extras import SearchExtras
 from xmr_desktop.ui.settings import AppSettings
 from xmr_desktop.ui.status import StatusPanel
 from xmr_desktop.ui.thumbnails import ThumbnailCache
@@ -60,6 +63,8 @@ class MainWindow(QMainWindow):
         library, bridge: the core and the window's connection to it.
         search: the query on screen and its answers.
         search_bar, results_model, results_view, folders_panel, status_panel, thumbnails: the parts.
+        search_extras: how the query was read (chips) and the filter bar, under the search box.
+        date_grid: groups the grid by day or month in date order; ocr_menu: the "Text in photos" choice.
         concepts: "Teach a name…" and "Names…" (personal concepts).
         settings: persisted preferences.
     """
@@ -147,6 +152,7 @@ class MainWindow(QMainWindow):
         actions = MenuActions(self.choose_folder, lambda: self.show_model_dialog(), lambda: self.concepts.teach(),
                               self.concepts.show_names)
         build_menus(self, self.search_bar, self.folders_dock, self.paths.log_dir, actions)
+        self._build_search_extras()
         self.search_bar.query_changed.connect(self.search.set_text)
         self.search_bar.folder_changed.connect(self.search.set_folder)
         self.search_bar.sort_changed.connect(self._on_sort_changed)
@@ -159,6 +165,17 @@ class MainWindow(QMainWindow):
         self.folders_panel.pause_requested.connect(lambda path, paused: self.bridge.call(PauseFolder(path, paused)))
         self.status_panel.pause_toggled.connect(lambda paused: self.bridge.call(PauseIndexing(paused)))
 
+    def _build_search_extras(self) -> None:
+        self.search_extras = SearchExtras(self.search, self)
+        self.addToolBarBreak()
+        bar = self.addToolBar("Filters")
+        bar.setObjectName("filters-toolbar")
+        bar.setMovable(False)
+        bar.addWidget(self.search_extras)
+        self.date_grid = DateGroupedGrid(self.results_view, self.results_model, self)
+        self.search_bar.thumb_size_changed.connect(lambda _px: self.date_grid.relayout())
+        self.ocr_menu = OcrMenu(self, self.bridge)
+
     def _restore_settings(self) -> None:
         if self.settings.geometry is not None:
             self.restoreGeometry(self.settings.geometry)
@@ -169,7 +186,7 @@ class MainWindow(QMainWindow):
         self.search_bar.set_thumb_size(self.settings.thumb_size)
         self.results_view.set_thumb_size(self.settings.thumb_size)
         self.search_bar.set_sort_order(self.settings.sort_order)
-        self.results_model.set_sort_order(self.settings.sort_order)
+        self._on_sort_changed(self.settings.sort_order)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -255,6 +272,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_sort_changed(self, order: SortOrder) -> None:
         self.results_model.set_sort_order(order)
+        self.date_grid.set_enabled(order == SortOrder.DATE)
 
     @Slot(object)
     def _on_model_chosen(self, argument: str | None) -> None:
@@ -314,6 +332,8 @@ class MainWindow(QMainWindow):
                 self._on_finished(event)
             elif isinstance(event, e.ConceptsChanged):
                 self.concepts.set_names(event.concepts)
+            elif isinstance(event, e.OcrChanged):
+                self.ocr_menu.show_mode(event.mode, event.problem)
             elif isinstance(event, e.Problem):
                 self._on_problem(event)
 

@@ -1,4 +1,4 @@
-"""The result grid's item model: ranked photos, best first (or newest first), with lazily loaded thumbnails."""
+"""The result grid's item model: ranked photos, best first (or newest taken first), with lazily loaded thumbnails."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
 
 from xmr_desktop.search.results import SearchResult
+from xmr_desktop.ui.date_groups import sort_key as date_order
 from xmr_desktop.ui.thumbnails import ThumbnailCache
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -31,7 +32,8 @@ class ResultsModel(QAbstractListModel):
 
     Attributes:
         generation: the search generation the rows answer (0: none).
-        sort_order: relevance (score, best first) or date (newest first).
+        sort_order: relevance (score, best first) or date (newest taken first, on the clock where each was taken;
+            by file time until a photo's date taken is read).
     """
 
     PathRole = Qt.ItemDataRole.UserRole + 1
@@ -125,7 +127,7 @@ class ResultsModel(QAbstractListModel):
 
     def _sorted(self, results: Sequence[SearchResult]) -> list[SearchResult]:
         if self.sort_order == SortOrder.DATE:
-            return sorted(results, key=lambda r: (-r.mtime, r.path))
+            return sorted(results, key=date_order)
         return sorted(results, key=lambda r: (-r.score, r.path))
 
     @Slot(str)
@@ -144,7 +146,13 @@ def _tooltip(result: SearchResult) -> str:
         lines.append(f"{result.width} × {result.height}, {_size(result.size)}")
     else:
         lines.append(_size(result.size))
-    lines.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(result.mtime)))
+    if result.taken_at:
+        source = " (file date)" if result.taken_at_source == "mtime" else ""
+        lines.append(f"taken {html.escape(result.taken_at[:16].replace('T', ' '))}{source}")
+    else:
+        lines.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(result.mtime)))
+    lines += [html.escape(value) for value in (result.place, result.camera) if value]
+    lines += [f"<i>{html.escape(reason.label())}</i>" for reason in result.reasons]
     lines.append(f"<span style='color:gray'>{folder}</span>")
     return "<br>".join(lines)
 

@@ -58,7 +58,7 @@ class SearchBar(QWidget):
         self.folder_combo.setMaximumWidth(280)
         self.sort_combo = QComboBox(self)
         self.sort_combo.addItem("Best match", SortOrder.RELEVANCE)
-        self.sort_combo.addItem("Newest first", SortOrder.DATE)
+        self.sort_combo.addItem("Newest taken first", SortOrder.DATE)
         self.sort_combo.setToolTip("Order of the results")
         self.size_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.size_slider.setRange(THUMB_MIN, THUMB_MAX)

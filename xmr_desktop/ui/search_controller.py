@@ -15,7 +15,7 @@ from functools import partial
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from xmr_desktop.core.commands import FindSimilar, Search
-from xmr_desktop.search.results import SearchResult
+from xmr_desktop.search.answer import SearchAnswer, SearchFilters
 from xmr_desktop.ui.library_bridge import LibraryBridge
 from xmr_desktop.ui.results_model import ResultsModel
 from xmr_desktop.ui.results_view import ResultsView
@@ -47,16 +47,21 @@ class SearchController(QObject):
 
     Signals:
         shown(generation): the grid now shows the answer to search ``generation`` (results or a failure).
+        answered(SearchAnswer | None): the answer shown (how the query was read, the results), None when cleared.
         status_changed(): ``status`` or ``message`` changed (the window updates its page).
 
     Attributes:
         query: the current query (None when the box is empty).
         folder: the folder filter (None: all folders).
+        filters: the filter bar's filters.
+        literal: spans of the query to read as plain words (chips the user removed); reset by a new text.
+        answer: the answer shown, or None.
         status, message: why there are no results, and the failure's text.
         generation: the newest search's number.
     """
 
     shown = Signal(int)
+    answered = Signal(object)
     status_changed = Signal()
 
     def __init__(
@@ -68,6 +73,9 @@ class SearchController(QObject):
         self._limit = result_limit
         self.query: Query | None = None
         self.folder: str | None = None
+        self.filters = SearchFilters()
+        self.literal: tuple[tuple[int, int], ...] = ()
+        self.answer: SearchAnswer | None = None
         self.status = SearchStatus.NONE
         self.message = ""
         self.generation = 0
@@ -78,7 +86,20 @@ class SearchController(QObject):
         self._refresh_timer.timeout.connect(self.refresh)
 
     def set_text(self, text: str) -> None:
+        self.literal = ()
         self._set_query(Query("text", text) if text else None)
+
+    def remove_part(self, index: int) -> None:
+        """Drop the filter the shown query's part ``index`` became (its chip): ask again reading it as words."""
+        if self.answer is None or self.answer.reading is None or self.query is None:
+            return
+        self.literal = self.answer.reading.without(index)
+        self._ask(refresh=False)
+
+    def set_filters(self, filters: SearchFilters) -> None:
+        self.filters = filters
+        if self.query is not None:
+            self._ask(refresh=False)
 
     def set_image(self, path: str) -> None:
         self._set_query(Query("image", path))
@@ -113,6 +134,8 @@ class SearchController(QObject):
         if query is None:
             self.generation += 1  # anything in flight is stale now
             self._model.set_results(self.generation, [])
+            self.answer = None
+            self.answered.emit(None)
             self._set_status(SearchStatus.NONE)
             return
         self._ask(refresh=False)
@@ -122,31 +145,39 @@ class SearchController(QObject):
         self.generation += 1
         generation = self.generation
         if self.query.kind == "image":
-            command: Search | FindSimilar = FindSimilar(self.query.text, self.folder, self._limit, channel=CHANNEL)
+            command: Search | FindSimilar = FindSimilar(
+                self.query.text, self.folder, self._limit, channel=CHANNEL, filters=self.filters
+            )
         else:
-            command = Search(self.query.text, self.folder, self._limit, channel=CHANNEL)
+            command = Search(
+                self.query.text, self.folder, self._limit, channel=CHANNEL, literal=self.literal, filters=self.filters
+            )
         if self._model_state in ("none", "loading"):
             self._set_status(SearchStatus.WAITING_FOR_MODEL)
         if self._model_state == "none":
             return  # no model asked for yet (the first-run dialog is open): asked again when one is ready
         self._bridge.call(command, partial(self._on_results, generation, refresh), partial(self._on_failed, generation))
 
-    def _on_results(self, generation: int, refresh: bool, results: list[SearchResult]) -> None:
+    def _on_results(self, generation: int, refresh: bool, answer: SearchAnswer) -> None:
         if generation != self.generation:
             return  # an older question's answer
         scroll = self._view.verticalScrollBar().value()
-        if not refresh or self._model.paths() != [r.path for r in results]:
+        if not refresh or self._model.paths() != [r.path for r in answer]:
             self._thumbnails.cancel_pending()
-        self._model.set_results(generation, results)
+        self._model.set_results(generation, list(answer))
         if refresh:
             self._view.verticalScrollBar().setValue(scroll)
-        self._set_status(SearchStatus.NONE if results else SearchStatus.NO_MATCHES)
+        self.answer = answer
+        self.answered.emit(answer)
+        self._set_status(SearchStatus.NONE if answer else SearchStatus.NO_MATCHES)
         self.shown.emit(generation)
 
     def _on_failed(self, generation: int, message: str) -> None:
         if generation != self.generation:
             return
         self._model.set_results(generation, [])
+        self.answer = None
+        self.answered.emit(None)
         self._set_status(SearchStatus.FAILED, html.escape(message))
         self.shown.emit(generation)
 

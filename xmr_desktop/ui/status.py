@@ -72,7 +72,7 @@ class StatusPanel(QWidget):
             self._timer.start()
 
     def set_state(self, state: str) -> None:
-        """Worker state: "loading", "scanning", "indexing", "paused" or "idle"."""
+        """Worker state: "loading", "scanning", "indexing", "reading text", "paused" or "idle"."""
         if state == "scanning":
             self.activity_label.setText("Looking for new photos…")
         elif state == "indexing":
@@ -82,6 +82,9 @@ class StatusPanel(QWidget):
                 self.progress_bar.setRange(0, 0)  # busy until the first batch reports
         elif state == "paused":
             self.activity_label.setText("Indexing paused")
+        elif state == "reading text":
+            self.activity_label.setText("Reading text in photos…")
+            self.progress_bar.hide()
         elif state == "loading":
             self.activity_label.setText("")
         else:

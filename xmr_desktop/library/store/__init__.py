@@ -14,10 +14,10 @@ from xmr_desktop.library.store.records import (
     Skipped,
 )
 from xmr_desktop.library.store.schema import SCHEMA_VERSION, snapshot, transaction
-from xmr_desktop.library.store.store import VECTOR_GRACE_S, WRITE_CHUNK, Store
+from xmr_desktop.library.store.store import VECTOR_GRACE_S, WRITE_CHUNK, AlsoWrite, Store
 from xmr_desktop.library.store.vectors import VECTOR_DTYPE, vectors_by_hash
 
 __all__ = [
-    "AddedFolder", "CommitOutcome", "Embedded", "FileRecord", "Folder", "FolderCounts", "SCHEMA_VERSION", "Skipped",
+    "AddedFolder", "AlsoWrite", "CommitOutcome", "Embedded", "FileRecord", "Folder", "FolderCounts", "SCHEMA_VERSION", "Skipped",
     "Store", "VECTOR_DTYPE", "VECTOR_GRACE_S", "WRITE_CHUNK", "snapshot", "transaction", "vectors_by_hash",
 ]

@@ -119,6 +119,31 @@ def _is_under(path: str, root: str) -> bool:
 
 
 def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Photo metadata (date taken, camera, GPS and place, tags, type) per file, its changes in the feed.
+
+    The rows are read later, by the indexer for new and changed photos and by a background pass for photos
+    indexed before (``library/photo_facts.py``); this step reads no photo. A searcher keeps the filter columns
+    in memory, so a metadata row written, replaced or deleted is logged like a vector change.
+    """
+    from xmr_desktop.metadata import storage  # not at import: the CLI's path to a running app opens no index
+
+    storage.create_tables(conn)
+    for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+        conn.execute(
+            f"""CREATE TRIGGER IF NOT EXISTS {storage.TABLE}_change_{event.lower()} AFTER {event} ON {storage.TABLE}
+            BEGIN INSERT INTO changes(file_id) VALUES ({row}.file_id); END"""
+        )
+
+
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    """Keyword search: file and folder names (indexed here for the files already known), tags, captions and
+    text read from photos (OCR results per content hash), kept in step with ``files`` by triggers."""
+    from xmr_desktop.textsearch.schema import add_text_search
+
+    add_text_search(conn)
+
+
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
     """Perceptual hashes for finding duplicates, by content hash (``library/hash_cache.py``); reads no photo."""
     from xmr_desktop.library.hash_cache import create_table  # not at import: the CLI's path to an app opens no index
 
@@ -126,7 +151,9 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
 
 
 # _MIGRATIONS[i] takes a database from version i to version i + 1; append, never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2, _migrate_to_3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +45,7 @@ from xmr_desktop.library.store.vectors import (
     model_dim,
     vectors_by_hash,
 )
+from xmr_desktop.textsearch import keyword_index
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ WRITE_CHUNK = 5_000
 # Vectors nothing refers to any more are kept this long: a drive unplugged during a scan, a folder removed by
 # mistake or a photo restored from the trash comes back without hours of re-embedding.
 VECTOR_GRACE_S = 14 * 24 * 3600.0
+# Writes that join an indexing batch's transaction: (connection, ids of the rows committed) -> None.
+AlsoWrite = Callable[[sqlite3.Connection, Sequence[int]], None]
 _EMBEDDED_FOR_MODEL = "EXISTS (SELECT 1 FROM embeddings e WHERE e.content_hash = f.content_hash AND e.model_id = ?)"
 
 
@@ -188,11 +191,13 @@ class Store:
         self, folder_id: int, new_or_changed: Iterable[tuple[str, int, int]], removed_ids: Iterable[int]
     ) -> int:
         """Apply a scan: ``(path, size, mtime_ns)`` become pending, ``removed_ids`` go; returns how many rows
-        became pending. Written in chunks of ``WRITE_CHUNK`` rows, each its own transaction."""
+        became pending. Written in chunks of ``WRITE_CHUNK`` rows, each its own transaction; a new file's name
+        and folder enter the keyword index in the same one, so it is found by name before it is embedded."""
         marked = 0
         found = list(new_or_changed)
         for start in range(0, len(found), WRITE_CHUNK):
             with self._write() as conn:
+                last_id = _last_file_id(conn)
                 cursor = conn.executemany(
                     """INSERT INTO files(folder_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)
                     ON CONFLICT(path) DO UPDATE SET
@@ -202,6 +207,10 @@ class Store:
                     ((folder_id, os.fsencode(p), size, mtime) for p, size, mtime in found[start : start + WRITE_CHUNK]),
                 )
                 marked += max(cursor.rowcount, 0)
+                # Ids only grow (AUTOINCREMENT): the rows above the last id are this chunk's new files. A changed
+                # file keeps its row and its name.
+                added = conn.execute("SELECT id, path FROM files WHERE id > ?", (last_id,))
+                keyword_index.index_file_paths(conn, ((file_id, os.fsdecode(path)) for file_id, path in added.fetchall()))
         removed = list(removed_ids)
         for start in range(0, len(removed), WRITE_CHUNK):
             with self._write() as conn:
@@ -258,13 +267,17 @@ class Store:
         rows = self._conn.execute("SELECT content_hash FROM embeddings WHERE model_id = ?", (model_id,))
         return {content_hash for (content_hash,) in rows}
 
-    def commit_batch(self, model_id: str, embedded: Sequence[Embedded], skipped: Sequence[Skipped]) -> CommitOutcome:
+    def commit_batch(
+        self, model_id: str, embedded: Sequence[Embedded], skipped: Sequence[Skipped], *, also: AlsoWrite | None = None
+    ) -> CommitOutcome:
         """Record one indexing batch atomically.
 
         A row is written only if it is still the version that was read (same size and mtime): a photo edited
         meanwhile (recorded by a scan or another process) stays pending for its new content instead of keeping
         the old hash and vector forever. Raises ValueError (and writes nothing) for a vector that is not 1-D,
         not finite in float16, or of another dimension than the model's existing vectors.
+        ``also(conn, committed_ids)`` writes what belongs with the committed rows (their metadata and words) in
+        the same transaction, so a photo is never searchable without them.
         """
         committed: list[int] = []
         stale: list[int] = []
@@ -295,6 +308,8 @@ class Store:
                     (entry.reason, entry.file_id, entry.size, entry.mtime_ns),
                 )
                 (committed if cursor.rowcount else stale).append(entry.file_id)
+            if also is not None:
+                also(conn, committed)
         return CommitOutcome(committed, stale)
 
     def prune_embeddings(self, grace_s: float = VECTOR_GRACE_S, *, now: float | None = None) -> int:
@@ -440,3 +455,8 @@ class Store:
         with self._write() as conn:
             conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                          (key, value))
+
+
+def _last_file_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'files'").fetchone()
+    return int(row[0]) if row is not None else 0
