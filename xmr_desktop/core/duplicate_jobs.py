@@ -159,7 +159,7 @@ class DuplicateJobs:
                 for group in groups:
                     members = tuple(m for m in group.members if m.photo.path not in trashed)
                     if len(members) > 1:
-                        kept.append(group if len(members) == len(group.members) else DuplicateGroup(group.level, members))
+                        kept.append(group if len(members) == len(group.members) else DuplicateGroup(group.level, members, group.keeper_reason))
                 self._found[folder] = kept
 
     # -- the work ------------------------------------------------------------------------------------------------

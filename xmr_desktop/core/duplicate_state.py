@@ -3,7 +3,7 @@ the local socket to ``xmr`` without numpy (``core/protocol.py``) and the window 
 
 The JSON of a group is the one ``xmr duplicates --json`` prints (docs/duplicates.md):
 ``{"level": "same shot" | "similar", "photos": [{"path", "keep", "width", "height", "size", "taken", "mtime",
-"cosine", "hash_bits"?}, ...]}``, the suggested keeper first.
+"cosine", "hash_bits"?}, ...], "keeper_reason": "..."}``, the suggested keeper first.
 """
 
 from __future__ import annotations
@@ -66,10 +66,13 @@ class DuplicateGroupInfo:
         level: ``"same shot"`` (copies: the non-keepers are suggested for the trash) or ``"similar"`` (other
             moments: nothing is suggested for removal).
         photos: the keeper, then the others in keeper order.
+        keeper_reason: why the keeper was suggested ("most pixels (4032×3024)", "not named as a copy or an
+            edit", "original format (JPEG)", "largest file", "taken first", ...).
     """
 
     level: str
     photos: tuple[DuplicatePhoto, ...]
+    keeper_reason: str = ""
 
     @property
     def keeper(self) -> DuplicatePhoto:
@@ -83,15 +86,20 @@ class DuplicateGroupInfo:
         """What the suggestions alone would move to the trash: the non-keepers of a same-shot group, else nothing."""
         return [p.path for p in self.photos if not p.keep] if self.level == SAME_SHOT else []
 
+    @property
+    def reclaimable(self) -> int:
+        """Bytes the suggestions would free: the sizes of ``suggested_removals``."""
+        return sum(p.size for p in self.photos if not p.keep) if self.level == SAME_SHOT else 0
+
     def to_json(self) -> dict[str, Any]:
-        return {"level": self.level, "photos": [p.to_json() for p in self.photos]}
+        return {"level": self.level, "photos": [p.to_json() for p in self.photos], "keeper_reason": self.keeper_reason}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DuplicateGroupInfo:
         level = str(data["level"])
         if level not in (SAME_SHOT, SIMILAR):
             raise ValueError(f"unknown duplicate level {level!r}")
-        return cls(level, tuple(DuplicatePhoto.from_json(p) for p in data["photos"]))
+        return cls(level, tuple(DuplicatePhoto.from_json(p) for p in data["photos"]), str(data.get("keeper_reason", "")))
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,11 @@ class DuplicatesFound:
     def suggested_removals(self) -> list[str]:
         """Every same-shot group's non-keepers: what ``xmr duplicates --trash`` offers to move."""
         return [path for g in self.groups for path in g.suggested_removals()]
+
+    @property
+    def reclaimable(self) -> int:
+        """Bytes that moving ``suggested_removals`` to the trash would free."""
+        return sum(g.reclaimable for g in self.groups)
 
     def to_json(self) -> dict[str, Any]:
         return {"groups": [g.to_json() for g in self.groups], "photos": self.photos, "decoded": self.decoded,
@@ -151,3 +164,14 @@ class TrashedPhotos:
             tuple(str(p) for p in data["trashed"]), tuple((str(p), str(r)) for p, r in data["failed"]),
             int(data["forgotten"]),
         )
+
+
+def readable_size(count: int) -> str:
+    """Bytes for people: "830 B", "412 KB", "3.1 MB", "1.25 GB" (decimal units, as file managers show them)."""
+    if count < 1000:
+        return f"{count} B"
+    if count < 10**6:
+        return f"{count / 1000:.0f} KB"
+    if count < 10**9:
+        return f"{count / 10**6:.1f} MB"
+    return f"{count / 10**9:.2f} GB"
