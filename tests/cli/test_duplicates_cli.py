@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from duplicate_photos import FolderTrash, PixelEmbedder, copies_folder
+
 from xmr_desktop.cli import main
 from xmr_desktop.config import Paths, resolve_paths
 from xmr_desktop.core import commands as c
@@ -90,7 +90,7 @@ def test_json_is_one_object_per_group_and_level_and_folder_narrow_it(capsys, loc
 def test_trash_without_yes_says_what_it_would_move_and_moves_nothing(capsys, local: Paths, photos, monkeypatch, tmp_path) -> None:
     trash = FolderTrash(tmp_path / "trash")
     monkeypatch.setattr("send2trash.send2trash", trash)
-    code, out, err = xmr(capsys, local, "duplicates", "--trash")
+    code, _, err = xmr(capsys, local, "duplicates", "--trash")
     assert code != 0
     assert f"would move to the trash: {photos['a-small']}" in err and f"would move to the trash: {photos['b copy']}" in err
     assert "add --yes" in err
@@ -124,7 +124,7 @@ _CLI = textwrap.dedent(
 
 def cli(paths: Paths, *argv: str) -> tuple[int, str, list[str], str]:
     env = {**os.environ, "XMR_DATA_DIR": str(paths.data_dir), "PYTHONPATH": os.pathsep.join([TESTS, *sys.path])}
-    done = subprocess.run([sys.executable, "-c", _CLI, *argv], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run([sys.executable, "-c", _CLI, *argv], capture_output=True, text=True, env=env, timeout=300, check=False)
     *messages, summary = done.stderr.strip().splitlines()
     result = json.loads(summary)
     return result["code"], done.stdout, result["heavy"], "\n".join(messages)
@@ -153,7 +153,7 @@ def test_a_running_app_answers_and_trashes_without_the_cli_loading_anything_heav
     assert code == 0, err
     assert heavy == []
     assert sorted(json.loads(line)["photos"][0]["path"] for line in out.splitlines()) == sorted([str(photos["a"]), str(photos["b"])])
-    code, out, heavy, err = cli(paths, "duplicates", "--trash")
+    code, _, heavy, err = cli(paths, "duplicates", "--trash")
     assert code != 0 and "add --yes" in err and trash.sent == []
     code, out, heavy, err = cli(paths, "duplicates", "--trash", "--yes", "--json")
     assert code == 0, err

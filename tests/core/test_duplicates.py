@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from duplicate_photos import FolderTrash, PixelEmbedder, copies_folder
+
 from xmr_desktop.config import resolve_paths
 from xmr_desktop.core import commands as c
 from xmr_desktop.core import events as e
@@ -18,7 +18,6 @@ from xmr_desktop.core.duplicate_jobs import DuplicatesCancelled
 from xmr_desktop.core.duplicate_state import SAME_SHOT, DuplicatesFound
 from xmr_desktop.core.library import PhotoLibrary
 from xmr_desktop.errors import UnknownFolderError
-from xmr_desktop.library.photo_hash import PerceptualHasher
 from xmr_desktop.library.trash import RemovalError
 
 TIMEOUT = 60

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from duplicate_photos import FolderTrash, PixelEmbedder, copies_folder
 from PySide6.QtWidgets import QLabel
 
-from duplicate_photos import FolderTrash, PixelEmbedder, copies_folder
 from tests.core.test_duplicates import BlockingReader
 from tests.ui.helpers import INDEX_TIMEOUT_MS, indexed_at_least
 from tests.ui.test_main_window import search

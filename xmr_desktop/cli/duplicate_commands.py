@@ -16,7 +16,14 @@ import sys
 from xmr_desktop.cli.output import json_line, printable, printable_text, warning
 from xmr_desktop.config import Paths
 from xmr_desktop.core import commands as c
-from xmr_desktop.core.duplicate_state import SAME_SHOT, SIMILAR, DuplicateGroupInfo, DuplicatePhoto, DuplicatesFound, readable_size
+from xmr_desktop.core.duplicate_state import (
+    SAME_SHOT,
+    SIMILAR,
+    DuplicateGroupInfo,
+    DuplicatePhoto,
+    DuplicatesFound,
+    readable_size,
+)
 
 EXIT_OK, EXIT_NOT_CONFIRMED = 0, 1
 LEVELS = {"same-shot": (SAME_SHOT,), "similar": (SIMILAR,), "all": (SAME_SHOT, SIMILAR)}

@@ -29,7 +29,11 @@ from typing import Any
 
 from xmr_desktop.core import commands as c
 from xmr_desktop.core import events as e
-from xmr_desktop.core.duplicate_state import DuplicateGroupInfo, DuplicatesFound, TrashedPhotos
+from xmr_desktop.core.duplicate_state import (
+    DuplicateGroupInfo,
+    DuplicatesFound,
+    TrashedPhotos,
+)
 from xmr_desktop.errors import XmrError
 from xmr_desktop.library.store import Store
 
@@ -189,7 +193,7 @@ class DuplicateJobs:
             found = self._search(job, store)
         except XmrError as error:
             self._finish(job, error=error)
-        except Exception as error:  # noqa: BLE001  keep the thread alive; the traceback is in the log
+        except Exception as error:  # keep the thread alive; the traceback is in the log
             log.exception("looking for duplicates failed")
             self._finish(job, error=XmrError(f"Looking for duplicates failed ({type(error).__name__}: {error})."))
         else:

@@ -18,14 +18,30 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
-    QScrollArea, QVBoxLayout, QWidget,
+    QCheckBox,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
 )
 
 from xmr_desktop.core import events as e
 from xmr_desktop.core.commands import CancelDuplicates, FindDuplicates, TrashPhotos
 from xmr_desktop.core.duplicate_state import (
-    SAME_SHOT, DuplicateGroupInfo, DuplicatePhoto, DuplicatesFound, TrashedPhotos, readable_size,
+    SAME_SHOT,
+    DuplicateGroupInfo,
+    DuplicatePhoto,
+    DuplicatesFound,
+    TrashedPhotos,
+    readable_size,
 )
 from xmr_desktop.ui.library_bridge import LibraryBridge
 from xmr_desktop.ui.thumbnails import ThumbnailCache
@@ -309,7 +325,7 @@ class DuplicatesView(QDialog):
         self._update_button()
         self.failed.emit(message)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802  Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()
         self._thumbnails.cancel_pending()
         super().closeEvent(event)
