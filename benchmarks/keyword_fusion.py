@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         allowed = [m for m in members if dev[m]["common"][0] >= keeps and dev[m]["common"][3] >= 0.8] or members
         chosen.add(max(allowed, key=lambda m: dev[m]["all"][0]))
     test = evaluate(*make_queries(args.files, args.queries, seed=1), {m: methods[m] for m in methods if m in chosen})
-    print_table(f"Test set (seed 1), each family's best setting on seed 0", test)
+    print_table("Test set (seed 1), each family's best setting on seed 0", test)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Usage: python -m benchmarks.photos OUT_DIR N
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys

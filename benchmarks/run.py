@@ -148,7 +148,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{r['rclip_s'] / r['xmr_index_s']:.2f}× (rclip time / xmr time)",
             )
         )
-        rows.append((f"  of which the scan itself (in-process, no model), s", _f(r["xmr_scan_only_s"], 2), "", ""))
+        rows.append(("  of which the scan itself (in-process, no model), s", _f(r["xmr_scan_only_s"], 2), "", ""))
     if "coldstart" in results:
         c = results["coldstart"]
         rows.append(

@@ -112,3 +112,70 @@ def planted_vectors(n: int, dim: int = 64, seed: int = 0, noise: float = 0.35) -
     x[pairs[:, 1]] = x[pairs[:, 0]] + noise * rng.normal(size=(len(pairs), dim)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float16), {(min(a, b), max(a, b)) for a, b in pairs.tolist()}
+
+
+class PixelEmbedder:
+    """A model stand-in for the core whose image vectors are ``pixel_vector``s of what the pipeline hands it.
+
+    The pipeline gives it the centre square of each photo, normalised as for CLIP; undone here, so copies of a
+    shot land close together as they would with a real model, and distinct scenes do not. Texts embed to a
+    fixed direction (searches work, ranking by text means nothing).
+    """
+
+    def __init__(self, model_id: str = "fake-pixels", size: int = 64) -> None:
+        from xmr_desktop.engine.preprocess import ImageSpec
+
+        self.model_id = model_id
+        self.name = model_id
+        self.image_spec = ImageSpec(shortest_edge=size, crop=(size, size))
+        self.device = "CPU (fake)"
+        self.dim = 768
+        self.images_embedded = 0
+
+    def embed_images(self, pixels: np.ndarray) -> np.ndarray:
+        from xmr_desktop.engine.preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+        self.images_embedded += len(pixels)
+        mean = np.asarray(OPENAI_CLIP_MEAN, np.float32)[None, :, None, None]
+        std = np.asarray(OPENAI_CLIP_STD, np.float32)[None, :, None, None]
+        rgb = np.clip((pixels * std + mean) * 255.0, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+        return np.stack([pixel_vector(Image.fromarray(image, "RGB")) for image in rgb])
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dim), np.float32)
+        vectors[:, 0] = 1.0
+        return vectors
+
+
+def copies_folder(folder: Path, seed: int = 5) -> dict[str, Path]:
+    """A small library for the core, CLI and window tests: two shots with copies and one photo alone.
+
+    ``a.png`` (480×360) and ``sub/a-small.jpg`` (resized): the same shot, keeper ``a.png`` (more pixels);
+    ``b.jpg`` and ``b copy.jpg`` (re-encoded, a copy's name): the same shot, keeper ``b.jpg``; ``c.jpg``: alone.
+    """
+    rng = np.random.default_rng(seed)
+    (folder / "sub").mkdir(parents=True, exist_ok=True)
+    a, b, c = scene(rng), scene(rng), scene(rng)
+    paths = {
+        "a": folder / "a.png", "a-small": folder / "sub" / "a-small.jpg",
+        "b": folder / "b.jpg", "b copy": folder / "b copy.jpg", "c": folder / "c.jpg",
+    }
+    a.save(paths["a"])
+    resize(a, rng).save(paths["a-small"], quality=90)
+    b.save(paths["b"], quality=95)
+    reencode(b, rng).save(paths["b copy"], quality=95)
+    c.save(paths["c"], quality=95)
+    return paths
+
+
+class FolderTrash:
+    """Stands in for ``send2trash.send2trash`` (patch that name): moves each photo into ``folder``, records it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sent: list[str] = []
+
+    def __call__(self, path: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.sent.append(path)
+        Path(path).rename(self.folder / f"{len(self.sent)}-{Path(path).name}")

@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 # Runs in rclip's venv by path: the shared, numpy-only benchmark modules come from the repository itself.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

@@ -122,7 +122,7 @@ def _halves(queries: list[run.Query], rng: np.random.Generator) -> tuple[list[in
 
 def print_table(table, kinds, chosen, queries, empty) -> None:
     counts = {k: sum(q.kind == k for q in queries) for k in kinds}
-    print(f"\nHeld-out queries, mean over queries (each query held out once per halving). Queries: "
+    print("\nHeld-out queries, mean over queries (each query held out once per halving). Queries: "
           + ", ".join(f"{k} {counts[k]}" for k in kinds) + f"; {len(empty)} of them have no relevant photo.\n")
     print("| rule | F1 | precision | recall | " + " | ".join(f"F1 {k}" for k in kinds) + " | no-match queries answered empty |")
     print("| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in kinds) + " | ---: |")

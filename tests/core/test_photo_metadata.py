@@ -20,7 +20,6 @@ from xmr_desktop.core import events as e
 from xmr_desktop.core.library import PhotoLibrary
 from xmr_desktop.errors import XmrError
 from xmr_desktop.library.store import Store
-from xmr_desktop.library.store import schema as schema_module
 from xmr_desktop.metadata import storage
 from xmr_desktop.ocr import engine as ocr_engine
 from xmr_desktop.textsearch import keyword_index

@@ -164,3 +164,21 @@ def test_clustered_pair_search_finds_the_planted_copies() -> None:
 def _orthogonal(v: np.ndarray) -> np.ndarray:
     other = np.roll(v, 1) - np.dot(np.roll(v, 1), v) * v
     return other / np.linalg.norm(other)
+
+
+def test_the_keeper_reason_names_the_rule_that_decided() -> None:
+    from xmr_desktop.library.duplicates import keeper_reason
+
+    def photo(path: str, width: int = 400, size: int = 1000, mtime: float = 10.0, taken: float | None = None) -> Photo:
+        return Photo(0, path, width, 300, size, mtime, None, taken)
+
+    def reason(*photos: Photo) -> str:
+        return keeper_reason(sorted(photos, key=lambda p: keeper_order(p, lambda x: x.taken)), lambda x: x.taken)
+
+    assert reason(photo("/a-edited.jpg", width=800), photo("/a.jpg")) == "not named as a copy or an edit"
+    assert reason(photo("/a.jpg"), photo("/b.jpg", width=800)) == "most pixels (800×300)"
+    assert reason(photo("/a.webp"), photo("/a.jpg")) == "original format (JPG)"
+    assert reason(photo("/a.jpg"), photo("/b.jpg", size=5000)) == "largest file"
+    assert reason(photo("/a.jpg", taken=5.0), photo("/b.jpg", taken=3.0)) == "taken first"
+    assert reason(photo("/a.jpg", mtime=5.0), photo("/b.jpg", mtime=3.0)) == "oldest file"
+    assert reason(photo("/a.jpg")) == ""

@@ -20,7 +20,7 @@ from xmr_desktop.cli.remote import AppGoneError, Endpoint, NotServed, find_app, 
 log = logging.getLogger(__name__)
 
 # Safe to run again locally if the app went away mid-request: they change nothing.
-_READ_ONLY = (c.Search, c.FindSimilar, c.GetStatus, c.ListSkipped, c.ListConcepts)
+_READ_ONLY = (c.Search, c.FindSimilar, c.GetStatus, c.ListSkipped, c.ListConcepts, c.FindDuplicates)
 
 ProgressCallback = Callable[[IndexProgress], None]
 

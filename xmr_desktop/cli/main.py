@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+import xmr_desktop.cli.duplicate_commands as duplicate_commands
 import xmr_desktop.cli.learn_commands as learn_commands
 import xmr_desktop.cli.library_commands as library_commands
 from xmr_desktop.cli.output import error
@@ -29,6 +30,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Paths], int]] = {
     "remove": library_commands.cmd_remove,
     "models": library_commands.cmd_models,
     "concept": library_commands.cmd_concept,
+    "duplicates": duplicate_commands.cmd_duplicates,
     "eval": learn_commands.cmd_eval,
     "finetune": learn_commands.cmd_finetune,
 }

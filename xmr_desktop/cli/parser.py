@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from xmr_desktop import __version__
+from xmr_desktop.cli import duplicate_commands
 from xmr_desktop.core.commands import LANGUAGES
 
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="known models and which are on disk")
     models.add_argument("--json", action="store_true", help="one JSON object per line")
+    duplicate_commands.add_parser(commands)
     add_learning_commands(commands)
     return parser
 

@@ -119,7 +119,7 @@ def request(
             stream.write(json.dumps(line).encode("utf-8") + b"\n")
             stream.flush()
             while True:
-                raw = stream.readline(protocol.MAX_LINE_BYTES + 1)
+                raw = stream.readline(protocol.MAX_ANSWER_BYTES + 1)
                 if not raw:
                     raise AppGoneError("The xmr-desktop app quit before answering; run the command again.")
                 answer = json.loads(raw)

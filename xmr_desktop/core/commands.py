@@ -169,3 +169,36 @@ class GetStatus(Command):
 @dataclass(frozen=True)
 class ListSkipped(Command):
     """Files that could not be indexed -> ``list[tuple[str, str]]`` of (path, reason), by path."""
+
+
+@dataclass(frozen=True)
+class FindDuplicates(Command):
+    """Near-duplicate groups among the indexed photos (inside ``folder``, None: all) -> ``DuplicatesFound``.
+
+    Runs on a thread of its own (searches are answered meanwhile); progress arrives as ``DuplicatesProgress``
+    events. A newer request on the same ``channel`` (the window's Duplicates view) cancels an older one, whose
+    future then fails with ``DuplicatesCancelled``.
+    """
+
+    folder: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelDuplicates(Command):
+    """Stop the ``FindDuplicates`` of ``channel`` (None: every one) -> ``int``, how many were stopped."""
+
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class TrashPhotos(Command):
+    """Move these photos, all of groups a ``FindDuplicates`` found, to the system trash -> ``TrashedPhotos``.
+
+    Refused (``RemovalError``, nothing moves) unless ``confirmed`` is True, every path is a photo of a group
+    found, and every group keeps at least one photo that is still on disk. The photos that moved leave the
+    index in one store call; ``PhotosTrashed`` and ``SearchableChanged`` follow.
+    """
+
+    paths: tuple[str, ...]
+    confirmed: bool = False

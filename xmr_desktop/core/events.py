@@ -97,3 +97,21 @@ class Problem(Event):
     message: str
     retrying: bool = False
     fatal: bool = False
+
+
+@dataclass(frozen=True)
+class DuplicatesProgress(Event):
+    """A ``FindDuplicates`` of ``channel`` is at ``stage`` ("reading", "comparing", "hashing", "grouping"),
+    ``done`` of ``total`` (rows compared, photos hashed; 0 of 0 when not counted)."""
+
+    stage: str
+    done: int
+    total: int
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class PhotosTrashed(Event):
+    """These photos went to the system trash and left the index."""
+
+    paths: tuple[str, ...]

@@ -221,6 +221,9 @@ class PhotoLibrary:
         try:
             if not self.threaded:
                 self._drain_inline_outcomes()
+            if isinstance(request.command, c.FindDuplicates):
+                self._session.find_duplicates(request.command, request.future)
+                return  # answered when the search ends (on its own thread, or already, inline)
             if isinstance(request.command, c.IndexNow):
                 result = self._background.index_now(request.command, request.future)
                 if result is None:  # answered when the run ends

@@ -12,12 +12,16 @@ import dataclasses
 from typing import Any
 
 from xmr_desktop.core import commands as c
+from xmr_desktop.core.duplicate_state import DuplicatesFound, TrashedPhotos
 from xmr_desktop.core.runs import IndexProgress, IndexReport
 from xmr_desktop.core.state import ConceptInfo, FolderInfo, FolderState, LibraryStatus, ModelInfo
 from xmr_desktop.search.answer import SORT_ORDERS, SearchAnswer, SearchFilters
 
 VERSION = 1
 MAX_LINE_BYTES = 4 * 2**20
+# An answer may be longer than a request: the duplicate groups of a big library are megabytes of JSON. The app
+# that sends it is the user's own; the limit only keeps a broken one from filling memory.
+MAX_ANSWER_BYTES = 256 * 2**20
 
 # What a running app serves; the rest (eval, finetune, models) the CLI does itself.
 REMOTE_COMMANDS: dict[str, type[c.Command]] = {
@@ -25,6 +29,7 @@ REMOTE_COMMANDS: dict[str, type[c.Command]] = {
     for cls in (
         c.Search, c.FindSimilar, c.AddFolder, c.RemoveFolder, c.PauseFolder, c.Rescan, c.IndexNow,
         c.SetOcrMode, c.TeachConcept, c.ForgetConcept, c.ListConcepts, c.GetStatus, c.ListSkipped, c.QueryTowers,
+        c.FindDuplicates, c.CancelDuplicates, c.TrashPhotos,
     )
 }
 # The commands whose answer depends on the query-language setting: the app serves them only in the language
@@ -57,9 +62,9 @@ def decode_command(name: object, args: object) -> c.Command:
         elif f.name == "top_k":
             if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 100_000:
                 raise ProtocolError("top_k must be a positive integer")
-        elif f.name == "paused":
+        elif f.name in ("paused", "confirmed"):
             if not isinstance(value, bool):
-                raise ProtocolError("paused must be true or false")
+                raise ProtocolError(f"{f.name} must be true or false")
         elif f.name == "literal":
             value = _spans(value)
         elif f.name == "filters":
@@ -112,6 +117,10 @@ def decode_result(command: c.Command, data: Any) -> Any:
             return [ConceptInfo(**item) for item in data]
         if isinstance(command, c.QueryTowers):
             return [(str(term), str(tower)) for term, tower in data]
+        if isinstance(command, c.FindDuplicates):
+            return DuplicatesFound.from_json(data)
+        if isinstance(command, c.TrashPhotos):
+            return TrashedPhotos.from_json(data)
         return data
     except (KeyError, TypeError, ValueError) as error:
         raise ProtocolError(f"unexpected answer to {type(command).__name__}: {error}") from error

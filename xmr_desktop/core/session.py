@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from xmr_desktop.config import Paths
 from xmr_desktop.core import commands as c
 from xmr_desktop.core import events as e
+from xmr_desktop.core.duplicate_jobs import DuplicateJobs
+from xmr_desktop.core.duplicate_state import TrashedPhotos
 from xmr_desktop.core.folder_book import FolderBook
 from xmr_desktop.core.folder_io import FolderIO
 from xmr_desktop.core.language import (
@@ -24,8 +26,8 @@ from xmr_desktop.core.models import EmbedderFactory, is_loaded, peek_model
 from xmr_desktop.core.state import ConceptInfo, LibraryStatus, ModelInfo
 from xmr_desktop.engine.protocol import Embedder
 from xmr_desktop.errors import UnknownFolderError, XmrError
-from xmr_desktop.library.photo_paths import normalise_folder
 from xmr_desktop.library.photo_facts import FactWriter, MetadataBackfill
+from xmr_desktop.library.photo_paths import is_under, normalise_folder
 from xmr_desktop.library.pipeline import IndexPipeline
 from xmr_desktop.library.store import AddedFolder, Store
 from xmr_desktop.metadata.place_lookup import PlaceLookup
@@ -45,6 +47,7 @@ class Session:
 
     Attributes:
         store, io, book: the index connection, the folder thread, the folders with their counts.
+        duplicates: searches for duplicates (on a thread of their own in threaded mode) and what they found.
         model: what the shells are told about the model.
         embedder, searcher, search, pipeline: present once a model is ready (``search`` answers the box:
             filters, keywords and meaning together, over ``searcher``'s vectors; the searcher embeds queries
@@ -86,6 +89,7 @@ class Session:
         self.backfill: MetadataBackfill | None = None
         self.indexing_paused = False
         self.language = check_language(language) if language is not None else None
+        self.duplicates: DuplicateJobs | None = None
         self._first_open = True
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -94,6 +98,7 @@ class Session:
         self.store = Store.open(self.paths.index_db)
         self.backfill = MetadataBackfill(self.store, self.facts)
         self.io = make_io(self.store)
+        self.duplicates = DuplicateJobs(self.paths.index_db, self._emit, threaded=self.io.threaded)
         if self.model.state == "none":
             peeked = peek_model(self.model.argument, self.paths.models_dir)
             self.model = replace(peeked, language=(self.language or "auto") if peeked.multilingual else "en")
@@ -108,6 +113,8 @@ class Session:
         return getattr(self, "_unclean_before", False)
 
     def close(self) -> None:
+        if self.duplicates is not None:
+            self.duplicates.close()
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
@@ -313,7 +320,45 @@ class Session:
             return self.status(background.activity, background.ocr.mode.value, background.ocr.problem)
         if isinstance(command, c.ListSkipped):
             return store.skipped_files()
+        if isinstance(command, c.CancelDuplicates):
+            return self._duplicates().cancel(command.channel)
+        if isinstance(command, c.TrashPhotos):
+            return self._trash(command, background)
         raise XmrError(f"unknown command {type(command).__name__}")
+
+    # -- duplicates --------------------------------------------------------------------------------------------
+
+    def find_duplicates(self, command: c.FindDuplicates, future: Any) -> None:
+        """Start ``command``; ``future`` is answered when it ends (inline: before this returns)."""
+        store = self.require_store()
+        folder = None
+        if command.folder is not None:
+            folder = normalise_folder(command.folder)
+            if not any(is_under(folder, f.path) or is_under(f.path, folder) for f in self.book.folders()):
+                raise UnknownFolderError(f"not an indexed folder: {command.folder}")
+        self._duplicates().find(command, folder, self._vectors_model_id(), future, store)
+
+    def _vectors_model_id(self) -> str:
+        """The image space whose stored vectors are compared; known without loading the model when it is on disk."""
+        if self.embedder is not None:
+            return self.embedder.model_id
+        return self.model.model_id or self.require_model().model_id
+
+    def _duplicates(self) -> DuplicateJobs:
+        if self.duplicates is None:
+            raise XmrError("The index is not open.")
+        return self.duplicates
+
+    def _trash(self, command: c.TrashPhotos, background: Background) -> TrashedPhotos:
+        store = self.require_store()
+        result = self._duplicates().trash(store, command)
+        if result.trashed:
+            ids = [f.id for f in self.book.folders() if any(is_under(p, f.path) for p in result.trashed)]
+            self.book.recount(store, self.model.model_id, ids)
+            background.folders_changed()
+            self._emit(e.SearchableChanged())
+            self._emit(e.PhotosTrashed(result.trashed))
+        return result
 
     def add_folder(self, path: str, background: Background) -> AddedFolder:
         path = normalise_folder(path)

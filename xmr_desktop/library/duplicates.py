@@ -111,10 +111,12 @@ class DuplicateGroup:
     Attributes:
         level: ``"same shot"`` or ``"similar"``.
         members: the keeper, then the others in keeper order.
+        keeper_reason: why the keeper was chosen, in words (``keeper_reason``), "" when not given.
     """
 
     level: Level
     members: tuple[GroupMember, ...]
+    keeper_reason: str = ""
 
     @property
     def keeper(self) -> Photo:
@@ -141,7 +143,7 @@ class DuplicateGroup:
             if m.hash_bits is not None:
                 entry["hash_bits"] = m.hash_bits
             photos.append(entry)
-        return {"level": self.level, "photos": photos}
+        return {"level": self.level, "photos": photos, "keeper_reason": self.keeper_reason}
 
 
 def find_duplicates(
@@ -151,11 +153,15 @@ def find_duplicates(
     settings: DuplicateSettings = DuplicateSettings(),
     hasher: PerceptualHasher | None = None,
     date_taken: Callable[[Photo], float | None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[DuplicateGroup]:
     """Group ``photos`` (row ``i`` of ``vectors`` is photo ``i``'s unit image vector) into duplicate groups.
 
     Same-shot groups come first, then similar groups; larger groups first within a level. ``date_taken``
     overrides ``Photo.taken`` for the keeper choice (the modification time stands in when it returns None).
+    ``on_progress(stage, done, total)`` hears ``"comparing"`` (rows of vectors compared), ``"hashing"`` (photos
+    of candidate pairs hashed, decoded or from the cache; the total counts each such photo once) and
+    ``"grouping"``; an exception it raises stops the search (that is how a search is cancelled).
     Raises ``ValueError`` when ``vectors`` does not have one row per photo.
     """
     matrix = np.asarray(vectors)
@@ -163,13 +169,17 @@ def find_duplicates(
         raise ValueError(f"{len(photos)} photos need {len(photos)} vector rows, got shape {matrix.shape}")
     hasher = hasher if hasher is not None else PerceptualHasher()
     taken = date_taken if date_taken is not None else (lambda photo: photo.taken)
+    report = on_progress if on_progress is not None else (lambda stage, done, total: None)
     started = time.monotonic()
-    pairs = near_pairs(matrix, settings.similar_cosine)
+    pairs = near_pairs(matrix, settings.similar_cosine, progress=lambda done, total: report("comparing", done, total))
     hashes: dict[int, PhotoHash | None] = {}
+    to_hash = int(np.unique(np.concatenate([pairs.first, pairs.second])).size) if len(pairs) else 0
+    report("hashing", 0, to_hash)
 
     def hash_of(row: int) -> PhotoHash | None:
         if row not in hashes:
             hashes[row] = hasher.hash(photos[row].path)
+            report("hashing", len(hashes), to_hash)
         return hashes[row]
 
     same = _UnionFind(len(photos))
@@ -179,6 +189,8 @@ def find_duplicates(
             same.union(a, b)
         else:
             similar_edges[(a, b)] = score
+    report("hashing", to_hash, to_hash)  # byte-identical pairs needed no hash
+    report("grouping", 0, 0)
 
     def member(row: int, keeper_row: int) -> GroupMember:
         bits = None
@@ -196,7 +208,8 @@ def find_duplicates(
         for r in rows:
             representative[r] = ordered[0]
         if len(rows) > 1:
-            groups.append(DuplicateGroup(SAME_SHOT, tuple(member(r, ordered[0]) for r in ordered)))
+            reason = keeper_reason([photos[r] for r in ordered], taken)
+            groups.append(DuplicateGroup(SAME_SHOT, tuple(member(r, ordered[0]) for r in ordered), reason))
     shot_edges: dict[tuple[int, int], float] = {}
     for (a, b), score in similar_edges.items():
         ra, rb = representative.get(a, a), representative.get(b, b)
@@ -205,7 +218,8 @@ def find_duplicates(
             shot_edges[key] = max(score, shot_edges.get(key, -1.0))
     for rows in _complete_linkage(shot_edges):
         ordered = sorted(rows, key=lambda r: keeper_order(photos[r], taken))
-        groups.append(DuplicateGroup(SIMILAR, tuple(member(r, ordered[0]) for r in ordered)))
+        reason = keeper_reason([photos[r] for r in ordered], taken)
+        groups.append(DuplicateGroup(SIMILAR, tuple(member(r, ordered[0]) for r in ordered), reason))
     groups.sort(key=lambda g: (g.level != SAME_SHOT, -len(g.members), g.keeper.path))
     log.info(
         "duplicates among %d photos: %d candidate pairs, %d photos hashed, %d same-shot and %d similar groups in %.1f s",
@@ -235,6 +249,27 @@ def keeper_order(photo: Photo, date_taken: Callable[[Photo], float | None]) -> t
         len(photo.path),
         photo.path,
     )
+
+
+def keeper_reason(ordered: Sequence[Photo], date_taken: Callable[[Photo], float | None]) -> str:
+    """Why ``ordered[0]`` is the keeper, in words: the first rule of ``keeper_order`` that sets it apart from
+    the runner-up (``ordered`` is in keeper order)."""
+    if len(ordered) < 2:
+        return ""
+    keeper, runner_up = ordered[0], ordered[1]
+    mine, theirs = keeper_order(keeper, date_taken), keeper_order(runner_up, date_taken)
+    rule = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), len(mine) - 1)
+    if rule == 0:
+        return "not named as a copy or an edit"
+    if rule == 1:
+        return f"most pixels ({keeper.width}×{keeper.height})"
+    if rule == 2:
+        return f"original format ({os.path.splitext(keeper.path)[1].lstrip('.').upper()})"
+    if rule == 3:
+        return "largest file"
+    if rule == 4:
+        return "taken first" if date_taken(keeper) is not None else "oldest file"
+    return "all else equal: the shortest path" if rule == 5 else "all else equal: first by name"
 
 
 def under_folder(photos: Iterable[Photo], folder: str) -> list[Photo]:

@@ -14,7 +14,7 @@ than these matrix products on the same cells.)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,11 +50,20 @@ class NearPairs:
         return int(self.first.shape[0])
 
 
-def near_pairs(vectors: np.ndarray, min_cosine: float, *, exact_up_to: int = EXACT_UP_TO, probes: int = PROBES) -> NearPairs:
+def near_pairs(
+    vectors: np.ndarray,
+    min_cosine: float,
+    *,
+    exact_up_to: int = EXACT_UP_TO,
+    probes: int = PROBES,
+    progress: Callable[[int, int], None] | None = None,
+) -> NearPairs:
     """Every pair of rows of ``vectors`` (N×D unit rows, float16 or float32) with cosine ≥ ``min_cosine``.
 
     Exact up to ``exact_up_to`` rows, clustered above (see the module docstring). Deterministic: the same rows
-    give the same pairs. Raises ``ValueError`` for a matrix that is not 2-D.
+    give the same pairs. ``progress(rows_done, rows)`` is called after each block of rows has been compared
+    with its candidates; an exception it raises stops the search (that is how a search is cancelled). Raises
+    ``ValueError`` for a matrix that is not 2-D.
     """
     matrix = np.asarray(vectors)
     if matrix.ndim != 2:
@@ -64,6 +73,9 @@ def near_pairs(vectors: np.ndarray, min_cosine: float, *, exact_up_to: int = EXA
     exact = n <= exact_up_to
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     blocks = _all_pairs_blocks(n) if exact else _cell_blocks(matrix, probes)
+    rows_done = 0
+    if progress is not None:
+        progress(0, n)
     for rows, columns in blocks:
         left = np.ascontiguousarray(matrix[rows], dtype=np.float32)
         right = left if rows is columns else np.ascontiguousarray(matrix[columns], dtype=np.float32)
@@ -72,6 +84,10 @@ def near_pairs(vectors: np.ndarray, min_cosine: float, *, exact_up_to: int = EXA
         a, b = rows[i], columns[j]
         keep = a < b
         found.append((a[keep], b[keep], similarity[i[keep], j[keep]]))
+        if progress is not None and (rows is columns or not exact):
+            # Every row is the left side of exactly one such block: its own cell, or its diagonal block.
+            rows_done += len(rows)
+            progress(rows_done, n)
     if found:
         first, second, score = (np.concatenate(parts) for parts in zip(*found))
     else:

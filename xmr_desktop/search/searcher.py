@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
 
 import numpy as np
 

@@ -28,6 +28,7 @@ from xmr_desktop.library.watcher import FolderWatcher
 from xmr_desktop.search.query import SEARCH_BOX_MAX_CHARS
 from xmr_desktop.ui.concepts_dialog import ConceptsController
 from xmr_desktop.ui.date_grid import DateGroupedGrid
+from xmr_desktop.ui.duplicates_view import add_duplicates_action
 from xmr_desktop.ui.folders import FoldersPanel
 from xmr_desktop.ui.language_control import LanguageController
 from xmr_desktop.ui.library_bridge import LibraryBridge
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         search_extras: how the query was read (chips) and the filter bar, under the search box.
         date_grid: groups the grid by day or month in date order; ocr_menu: the "Text in photos" choice.
         viewer, results_page: the photo shown large beside the grid (and full-window), and the page holding both.
+        open_duplicates: opens the Duplicates view and starts a search (Library → Find duplicates…).
         concepts: "Teach a name…" and "Names…" (personal concepts).
         language: the first-run language question, the Language menu and the "answered by" line.
         settings: persisted preferences.
@@ -187,6 +189,7 @@ class MainWindow(QMainWindow):
         self.date_grid = DateGroupedGrid(self.results_view, self.results_model, self)
         self.search_bar.thumb_size_changed.connect(lambda _px: self.date_grid.relayout())
         self.ocr_menu = OcrMenu(self, self.bridge)
+        self.open_duplicates = add_duplicates_action(self, self.bridge)  # Library → Find duplicates…
 
     def _restore_settings(self) -> None:
         if self.settings.geometry is not None:

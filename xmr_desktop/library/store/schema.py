@@ -143,8 +143,17 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     add_text_search(conn)
 
 
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    """Perceptual hashes for finding duplicates, by content hash (``library/hash_cache.py``); reads no photo."""
+    from xmr_desktop.library.hash_cache import create_table  # not at import: the CLI's path to an app opens no index
+
+    create_table(conn)
+
+
 # _MIGRATIONS[i] takes a database from version i to version i + 1; append, never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
