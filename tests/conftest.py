@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3  # noqa: F401  before any TensorFlow import: see engine/tf_runtime.py (its SQLite lacks FTS5)
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

@@ -100,7 +100,7 @@ def test_in_date_order_the_grid_is_grouped_under_headers(qtbot: Any, make_window
     for (label, header), (group, _) in zip(grid.headers(), grid.groups):
         cells = [view.visualRect(model.index(group.first + k)) for k in range(group.count)]
         assert all(cell.top() >= header.bottom() for cell in cells), label  # each group's photos under its header
-    september, july = grid.headers()[0][1], grid.headers()[1][1]
+    _september, july = grid.headers()[0][1], grid.headers()[1][1]
     assert view.visualRect(model.index(0)).bottom() < july.top()  # a new header starts a new row
     window.search_bar.sort_combo.setCurrentIndex(0)  # best match: one plain grid again
     assert not grid.enabled and grid.headers() == []
