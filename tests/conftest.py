@@ -25,6 +25,10 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
     monkeypatch.setenv("XMR_DATA_DIR", str(tmp_path_factory.mktemp("xmr-data")))
     monkeypatch.delenv("XMR_MODEL", raising=False)
+    # Each test has its own data dir, so on LiteRT every test would export its tiny model again (seconds of
+    # TensorFlow conversion). The suite therefore runs on TensorFlow unless XMR_RUNTIME is set from outside
+    # (``XMR_RUNTIME=auto pytest`` runs it on LiteRT); tests/engine/test_litert*.py cover LiteRT itself.
+    monkeypatch.setenv("XMR_RUNTIME", os.environ.get("XMR_RUNTIME", "tensorflow"))
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def tensorflow() -> ModuleType:
     # transformers' TF classes are written for Keras 2, which the tf-keras package provides.
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     warnings.filterwarnings("ignore", module=r"(tensorflow|tf_keras|keras|transformers)(\.|$)")
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         import tensorflow as tf
         import tf_keras  # noqa: F401  (loads a second copy of TF's native logging, which prints again)
         import transformers
@@ -40,11 +40,11 @@ def tensorflow() -> ModuleType:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null while native libraries load.
 
     TensorFlow 2.17+ logs through absl before ``InitializeLog`` runs, which ignores ``TF_CPP_MIN_LOG_LEVEL``;
-    only the descriptor itself can be silenced. Python exceptions still propagate normally.
+    only the descriptor itself can be silenced (LiteRT's C++ logger too). Python exceptions still propagate.
     """
     try:
         sys.stderr.flush()

@@ -34,6 +34,7 @@ import numpy as np
 
 from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, write_model_marker
 from xmr_desktop.engine.preprocess import ImageSpec
+from xmr_desktop.engine.two_tower_format import FORMAT, HEADS_FILE, apply_head, is_two_tower, load_heads
 from xmr_desktop.engine.tf_runtime import compute_device, tensorflow
 from xmr_desktop.errors import ModelLoadError, ModelUnavailableError, XmrError
 from xmr_desktop.learn.contrastive import ContrastiveConfig, caption_text_ids, train_heads
@@ -44,10 +45,8 @@ from xmr_desktop.learn.pairs import PairSet
 
 log = logging.getLogger(__name__)
 
-FORMAT = "two-tower"
 IMAGE_ENCODER_FILE = "image_encoder.h5"
 TEXT_ENCODER_DIR = "text_encoder"
-HEADS_FILE = "heads.npz"
 
 # How each keras.applications family wants its input, written as CLIP-style mean/std on [0, 1] pixels:
 # caffe = BGR minus the ImageNet mean in 0-255; tf = [-1, 1]; torch = ImageNet mean/std; raw = 0-255 (the model
@@ -249,15 +248,6 @@ def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTo
     return target
 
 
-def is_two_tower(directory: Path) -> bool:
-    """Whether a model folder holds a two-tower model (what ``load_embedder`` dispatches on)."""
-    marker = Path(directory) / MODEL_MARKER
-    try:
-        return marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError):
-        return False
-
-
 class TwoTowerEmbedder:
     """A saved two-tower model with ``ClipEmbedder``'s interface.
 
@@ -277,8 +267,7 @@ class TwoTowerEmbedder:
             record = json.loads((files.directory / MODEL_MARKER).read_text(encoding="utf-8"))
             image = record["image_encoder"]
             keras_model = tf_keras.models.load_model(str(files.directory / IMAGE_ENCODER_FILE), compile=False)
-            with np.load(files.directory / HEADS_FILE) as data:
-                self._heads = {key: data[key] for key in data.files}
+            self._heads = load_heads(files.directory)
         except (OSError, ValueError, KeyError) as error:
             raise ModelLoadError(f"cannot load the two-tower model in {files.directory}: {error}") from error
         self._image = _ImageTower(keras_model, image["preprocess"], int(image["input_size"]), self.model_id)
@@ -300,14 +289,3 @@ class TwoTowerEmbedder:
     def close(self) -> None:
         self._image = self._text = None  # type: ignore[assignment]
         tensorflow().keras.backend.clear_session()
-
-
-def apply_head(heads: dict[str, np.ndarray], side: str, features: np.ndarray) -> np.ndarray:
-    """Standardise, project (through the hidden layer if there is one) and L2-normalise, in NumPy."""
-    x = (features - heads[f"{side}_mean"]) / heads[f"{side}_std"]
-    if f"{side}_hidden_w" in heads:
-        h = x @ heads[f"{side}_hidden_w"] + heads[f"{side}_hidden_b"]
-        h = 0.5 * h * (1.0 + np.tanh(0.7978845608 * (h + 0.044715 * h**3)))  # GELU, tanh form as in training
-        x = np.concatenate([x, h], axis=1)
-    out = x @ heads[f"{side}_w"] + heads[f"{side}_b"]
-    return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
