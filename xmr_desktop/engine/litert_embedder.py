@@ -224,8 +224,6 @@ class LiteRTEmbedder:
 
     def _finish(self, side: str, features: np.ndarray) -> np.ndarray:
         if self._heads is not None:
-            from xmr_desktop.engine.two_tower_heads import apply_head
-
             return apply_head(self._heads, side, features)
         return _normalised(features)
 

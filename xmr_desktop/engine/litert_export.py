@@ -268,10 +268,12 @@ def _two_tower_towers(model_dir: Path) -> _Towers:
     loaded = TwoTowerEmbedder(ModelFiles(model_dir, model_dir.name, read_model_id(model_dir)))
     image, text = loaded._image, loaded._text
     probe = image.embed_images(np.zeros((1, 3, image.size, image.size), np.float32))
+    # Captions are cut at the recipe's max_length, and never beyond the encoder's position table.
+    positions = int(getattr(text.model.config, "max_position_embeddings", text.max_length))
     return _Towers(
         kind="two-tower",
         image_spec=image.image_spec,
-        context=int(text.max_length),
+        context=min(int(text.max_length), positions),
         tokenizer=text.tokenizer,
         image_fn=image._fn,
         text_fn=text._pooled,
@@ -286,9 +288,10 @@ def _two_tower_towers(model_dir: Path) -> _Towers:
 def _convert_image(towers: _Towers, precision: str) -> bytes:
     tf = tensorflow()
     # One function and no trackable object: the converter freezes the graph directly, ten times faster than
-    # going through a SavedModel of the whole Keras model.
+    # going through a SavedModel of the whole Keras model. It warns that this path is deprecated; it is the
+    # one that works for a single function, so the warning is kept out of the user's terminal.
+    logging.getLogger("absl").setLevel(logging.ERROR)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([towers.image_fn.get_concrete_function()])
-    logging.getLogger("absl").setLevel(logging.ERROR)  # "deprecated conversion path": the fast one, on purpose
     if precision == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic range: int8 weights, float activations
     elif precision != "float32":

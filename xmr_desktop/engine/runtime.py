@@ -14,8 +14,6 @@ learn it has none.
 
 from __future__ import annotations
 
-import ctypes.util
-import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -46,6 +44,8 @@ def litert_installed() -> bool:
 
 
 def _distribution_installed(name: str) -> bool:
+    import importlib.metadata  # 0.1 s to import: only where a GPU driver may be present
+
     try:
         importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
@@ -60,6 +60,8 @@ def gpu_stack_present() -> bool:
         has_nvidia = (nvidia.is_dir() and any(nvidia.iterdir())) or Path("/dev/nvidia0").exists()
         has_wsl_gpu = Path("/dev/dxg").exists() and Path("/usr/lib/wsl/lib").is_dir()
         if has_nvidia or has_wsl_gpu:
+            import ctypes.util
+
             return importlib.util.find_spec("nvidia.cudnn") is not None or ctypes.util.find_library("cudnn") is not None
         return Path("/dev/kfd").exists() and _distribution_installed("tensorflow-rocm")
     if sys.platform == "darwin":
