@@ -190,8 +190,8 @@ def load_embedder(
     the CPU, TensorFlow on a GPU; ``XMR_RUNTIME`` overrides). Code that trains passes ``"tensorflow"``. On
     LiteRT, a model without a checked export is exported first (tens of seconds for ViT-B/32, reported through
     ``progress(stage, fraction)``); a model whose export is missing, rejected or damaged runs on TensorFlow,
-    with the reason in the log. With ``preload=False`` a TensorFlow model loads on first use instead (``xmr
-    index`` with nothing new to embed).
+    with the reason in the log. With ``preload=False`` the model loads on first use instead (``xmr index`` with
+    nothing new to embed); otherwise the first text query is ready at once.
     """
     if runtime is not None and runtime not in RUNTIMES[1:]:
         raise XmrError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES[1:])}")
@@ -200,7 +200,7 @@ def load_embedder(
     if (runtime or choose_runtime()) == "litert":
         embedder = _litert_embedder(files, models_dir, progress)
         if embedder is not None:
-            return embedder
+            return embedder.load() if preload else embedder
     if is_two_tower(files.directory):
         from xmr_desktop.learn.two_tower import TwoTowerEmbedder
 
@@ -223,7 +223,7 @@ def _litert_embedder(files: ModelFiles, models_dir: Path, progress: Callable[[st
     if export is None:
         return None
     try:
-        return LiteRTEmbedder(files, export).load()
+        return LiteRTEmbedder(files, export).open()
     except ModelLoadError as error:
         log.warning("the LiteRT files of %s cannot be used (%s); it runs on TensorFlow", files.directory, error)
         return None

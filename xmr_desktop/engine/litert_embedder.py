@@ -131,6 +131,7 @@ class LiteRTEmbedder:
         self._text_lock = threading.Lock()
         self._image_lock = threading.Lock()
         self._text: Any = None
+        self._text_warm = False
         self._image: Any = None
         self._tensorflow: Any = None
 
@@ -146,14 +147,34 @@ class LiteRTEmbedder:
     def _tokenizer(self) -> TextTokenizer:
         return TextTokenizer(self.export.tokenizer, self.export.tokenizer_settings)
 
-    def load(self) -> "LiteRTEmbedder":
-        """Open the text tower now (idempotent; the image tower opens with ``prepare_images``); returns self.
+    def open(self) -> "LiteRTEmbedder":
+        """Open the text tower's file (cheap: it is mapped, not read); returns self.
 
         Raises ModelLoadError if the file cannot be opened, so the caller can fall back to TensorFlow.
         """
         with self._text_lock:
             if self._text is None:
                 self._text = TextTowerRunner(self.export.text, self._threads)
+        return self
+
+    def load(self) -> "LiteRTEmbedder":
+        """Make the first query fast (idempotent; the image tower waits for ``prepare_images``); returns self.
+
+        The text tower's first run, where XNNPACK packs its weights, goes on a thread (LiteRT releases the GIL)
+        while this thread reads the tokenizer: the two are the bulk of a cold query and take one core each.
+        """
+        self.open()
+        with self._text_lock:
+            if not self._text_warm:
+                bucket = self.export.text_buckets[0]
+                ids = np.full((1, bucket), self.export.tokenizer_settings.pad_id, np.int32)
+                warm_up = threading.Thread(target=self._text, args=(ids, np.ones_like(ids)), name="litert-text-warm-up")
+                warm_up.start()
+                try:
+                    self._tokenizer  # noqa: B018  (loads tokenizer.json)
+                finally:
+                    warm_up.join()
+                self._text_warm = True
         return self
 
     def prepare_images(self) -> None:
@@ -188,6 +209,7 @@ class LiteRTEmbedder:
         """Drop the interpreters (and a TensorFlow model loaded for training) so their memory can be reclaimed."""
         with self._text_lock, self._image_lock:
             self._text = self._image = None
+            self._text_warm = False
             if self._tensorflow is not None:
                 self._tensorflow.close()
                 self._tensorflow = None

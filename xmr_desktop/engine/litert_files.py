@@ -201,7 +201,10 @@ def find_litert(model_dir: Path, models_dir: Path, precision: str = "float32") -
         return None
     problem = record_problem(record, model_dir, directory, precision)
     if problem is not None:
-        log.warning("not using the LiteRT export of %s: %s", model_dir, problem)
+        # Damage or changed weights deserve a warning; a precision not exported yet or rejected at export
+        # (already warned about then) does not.
+        expected = "has no" in problem or "rejected" in problem
+        log.log(logging.INFO if expected else logging.WARNING, "not using the LiteRT export of %s: %s", model_dir, problem)
         return None
     image, text = record["image"][precision], record["text"]
     return LiteRTFiles(

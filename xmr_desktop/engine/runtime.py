@@ -119,3 +119,26 @@ def recommended_decode_workers(cpu_count: int | None = None) -> int:
     """
     cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
     return max(1, cores // 4)
+
+
+def runtime_summary() -> dict[str, str]:
+    """What ``xmr status`` shows before any model loads: runtime, device and image precision.
+
+    Imports TensorFlow only when TensorFlow is the runtime (it names the GPU); on LiteRT it costs nothing.
+    """
+    from xmr_desktop.engine.precision import image_compute_dtype, litert_image_precision
+
+    runtime = choose_runtime()
+    if runtime == "litert":
+        return {
+            "runtime": "litert",
+            "device": f"CPU ({os.cpu_count() or 1} cores), LiteRT on {litert_threads()} threads",
+            "image_precision": litert_image_precision(),
+        }
+    from xmr_desktop.engine.tf_runtime import compute_device
+
+    return {
+        "runtime": "tensorflow",
+        "device": f"{compute_device()}, TensorFlow",
+        "image_precision": image_compute_dtype(on_gpu=gpu_present()),
+    }
