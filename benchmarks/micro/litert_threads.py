@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--precisions", default="float32,int8")
+    parser.add_argument("--batches", default="8,16,32", help="batch sizes for the tower alone")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     paths = sorted(str(p) for p in args.photos.glob("*.jpg"))[: args.images]
@@ -69,7 +70,7 @@ def main() -> None:
     loop: dict[str, list[float]] = {}
     for _ in range(args.repeats):
         for (precision, threads), runner in runners.items():
-            for batch in (8, 16, 32):
+            for batch in (int(b) for b in args.batches.split(",")):
                 alone.setdefault(f"{precision} threads={threads} batch={batch}", []).append(tower_rate(runner, x, batch))
             resize.setdefault(f"{precision} threads={threads}", []).append(resize_cost_ms(runner, x))
             for workers in worker_counts:
