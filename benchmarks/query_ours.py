@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def build_store(db_path: Path, n: int, model_id: str) -> None:
-    from xmr_desktop.library.store import Store
+    from xmr_desktop.library.store import Embedded, Store
 
     done = db_path.with_suffix(".complete")
     if done.is_file():
@@ -45,7 +45,8 @@ def build_store(db_path: Path, n: int, model_id: str) -> None:
             chunk = records[start : start + 20_000]
             store.commit_batch(
                 model_id,
-                [(r.id, (start + j).to_bytes(16, "little"), 4032, 3024, vectors[start + j]) for j, r in enumerate(chunk)],
+                [Embedded(r.id, r.size, r.mtime_ns, (start + j).to_bytes(16, "little"), 4032, 3024, vectors[start + j])
+                 for j, r in enumerate(chunk)],
                 [],
             )
     done.write_text(f"{n}\n")
@@ -54,27 +55,29 @@ def build_store(db_path: Path, n: int, model_id: str) -> None:
 def search_after_batches(store: Store, searcher: Searcher, model_id: str, top: int, rounds: int = 7) -> list[float]:
     """Seconds to answer a query right after an indexing batch of 16 new photos (as while the app indexes).
 
-    The batch is committed through the store, ``refresh()`` is called as the app's worker does, the next
-    search is timed; the photos are then removed again so the benchmark database stays as built.
+    The batch is committed through the store (the searcher catches up through the change feed, as in the app),
+    the next search is timed; the photos are then removed again so the benchmark database stays as built.
     """
+    from xmr_desktop.library.store import Embedded
+
     rng = np.random.default_rng(11)
     folder = store.folder(FOLDER)
     times = []
     for round_ in range(rounds):
         paths = [f"{FOLDER}/batch/{round_:02d}-{i:02d}.jpg" for i in range(16)]
         store.record_scan(folder.id, [(p, 1, 1) for p in paths], [])
-        pending = {r.path: r.id for r in store.pending(model_id)}
+        pending = {r.path: r for r in store.pending(model_id)}
         vectors = rng.standard_normal((16, DIM)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        store.commit_batch(model_id, [(pending[p], b"batch%02d%02d" % (round_, i), 1, 1, v) for i, (p, v) in enumerate(zip(paths, vectors))], [])
-        searcher.refresh()
+        entries = [Embedded(pending[p].id, 1, 1, b"batch%02d%02d" % (round_, i), 1, 1, v) for i, (p, v) in enumerate(zip(paths, vectors))]
+        store.commit_batch(model_id, entries, [])
         t0 = time.perf_counter()
         searcher.search(f"photos of round {round_}", top)
         times.append(time.perf_counter() - t0)
         store.remove_paths(paths)
-        searcher.refresh()
         searcher.search(f"after round {round_}", top)
-    store.prune_embeddings()
+    store.prune_embeddings(grace_s=0.0)
+    store.prune_embeddings(grace_s=0.0)  # the first call marks, the second deletes
     return times
 
 

@@ -3,7 +3,7 @@
 The files are one tiny JPEG copied N times (a real first index of N distinct photos would take hours on this
 box; identical content lets the first run embed one image and reuse its vector for the rest, so the index ends
 up complete, as after a real first run). The second ``xmr index`` finds every file unchanged (one ``stat``
-each) and is timed; so is the scan alone in-process (``Indexer.scan``: walk + compare, no model), which tells
+each) and is timed; so is the scan alone in-process (``sync_folder``: walk + compare, no model), which tells
 start-up from stat work.
 
 rclip's rescan runs on every query (it walks the folder and looks each file up in its DB). Its index for the

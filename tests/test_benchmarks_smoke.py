@@ -94,3 +94,21 @@ def test_table_prints_ratios() -> None:
     assert "1.13× float16 size" in text
     assert "pending: no app yet" in text
     assert len({len(line) for line in text.splitlines()}) == 1  # an aligned Markdown table
+
+
+def test_decode_memory_bombs_are_what_they_claim(tmp_path: Path) -> None:
+    """The size-bomb folder of benchmarks.decode_memory, with small 'near cap' images: each file is refused or
+    decoded as the benchmark expects, and the aspect-ratio bombs are tiny on disk."""
+    from benchmarks import decode_memory
+    from xmr_desktop.engine.preprocess import ImageRejected, ImageSpec, load_for_embedding
+
+    files = {path.name: path for path in decode_memory.make_bombs(tmp_path, near_cap_side=300)}
+    assert files["aspect_1x100000.png"].stat().st_size < 2000
+    with Image.open(files["aspect_100000x1.png"]) as image:
+        assert image.size == (100_000, 1)
+    for name in ("aspect_1x12000.png", "near_cap_palette.png", "near_cap_rgb.png", "near_cap.jpg"):
+        assert load_for_embedding(str(files[name]), ImageSpec()).pixels is not None
+    with pytest.raises(ImageRejected, match="too large"):
+        load_for_embedding(str(files["over_cap.png"]), ImageSpec())
+    with pytest.raises(ImageRejected, match="EPS"):
+        load_for_embedding(str(files["holiday.jpg"]), ImageSpec())

@@ -7,10 +7,13 @@ one folder, which is what tests, portable installs and benchmarks use.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+from xmr_desktop.errors import DataDirError
 
 APP_NAME = "xmr_desktop"
 DATA_DIR_ENV = "XMR_DATA_DIR"
@@ -60,20 +63,78 @@ class Paths:
         return self.cache_dir / "thumbnails"
 
     def ensure(self) -> "Paths":
-        """Create the directories private to the user (0700) and tag the cache for backup tools."""
+        """Create the missing directories, readable only by the user (0700), and tag the cache for backup tools.
+
+        Directories that already exist keep their permissions (a shared ``--data-dir`` keeps its group bits
+        and setgid). Raises DataDirError (one line: which folder, why, what to do) when one cannot be made.
+        """
         for directory in (self.data_dir, self.cache_dir, self.log_dir, self.config_dir, self.models_dir):
-            make_private_dir(directory)
+            try:
+                make_private_dir(directory)
+            except OSError as error:
+                raise DataDirError(_cannot_create(directory, error)) from error
         tag = self.cache_dir / "CACHEDIR.TAG"
-        if not tag.exists():
-            tag.write_text(_CACHEDIR_TAG, encoding="ascii")
+        try:
+            if not tag.exists():
+                write_private_file(tag, _CACHEDIR_TAG.encode("ascii"))
+        except OSError as error:
+            raise DataDirError(_cannot_create(self.cache_dir, error)) from error
         return self
 
 
+def _cannot_create(directory: Path, error: OSError) -> str:
+    return (
+        f"cannot use {directory} for xmr's data: {error.strerror or error}; "
+        f"choose a folder you can write with --data-dir DIR or {DATA_DIR_ENV}"
+    )
+
+
 def make_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) readable only by the user; tighten it if it already exists."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+    """Create ``path`` and any missing parents with mode 0700; directories that exist are left as they are."""
+    missing: list[Path] = []
+    current = path
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            # 0700 from the start (a chmod after mkdir would leave a window), whatever the umask adds.
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+            continue
+
+
+PRIVATE_FILE_MODE = 0o600
+
+
+def create_private_file(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 unless it exists; True if it was created here.
+
+    For files another library then writes: SQLite gives a database's -wal and -shm files the mode of the
+    database file, so calling this before the first ``sqlite3.connect`` makes all three private.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a file created (or truncated) with mode 0600 if new."""
+    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | getattr(os, "O_BINARY", 0), PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def is_private(path: Path) -> bool:
+    """Whether only the owner can read ``path`` (for tests and ``xmr status``)."""
+    return not stat.S_IMODE(path.stat().st_mode) & 0o077
 
 
 def resolve_paths(data_dir: str | os.PathLike[str] | None = None) -> Paths:

@@ -27,3 +27,23 @@ class UnknownFolderError(XmrError):
 
 class QueryError(XmrError):
     """A search query that cannot be understood (empty, bad weight, missing query image)."""
+
+
+class IndexBusyError(XmrError):
+    """Another process holds the index's write lock for longer than we wait (SQLite "database is locked")."""
+
+
+class DiskFullError(XmrError):
+    """The disk holding the index (or its journal) is full; nothing was written."""
+
+
+class FolderOverlapError(XmrError):
+    """A folder was added that lies inside one already indexed (each photo has one owning folder)."""
+
+
+class ModelIntegrityError(ModelUnavailableError):
+    """Downloaded model files differ from the checksums they must have; nothing of them was kept."""
+
+
+class DataDirError(XmrError):
+    """The data, cache, log or settings folder cannot be created or written (read-only disk, no permission)."""

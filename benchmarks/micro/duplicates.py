@@ -29,8 +29,9 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "tests"))
     from fakes import ColourEmbedder
 
-    from xmr_desktop.library.indexer import Indexer
-    from xmr_desktop.library.store import Store
+    from xmr_desktop.config import resolve_paths
+    from xmr_desktop.core.commands import IndexNow
+    from xmr_desktop.core.library import PhotoLibrary
 
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, "JPEG")
@@ -40,12 +41,11 @@ def main() -> None:
         for i in range(args.copies):
             (folder / f"copy_{i:05d}.jpg").write_bytes(buffer.getvalue())
         embedder = ColourEmbedder()
-        with Store.open(Path(tmp) / "index.db") as store:
-            indexer = Indexer(store, embedder)
-            report = indexer.run([store.add_folder(str(folder))])
+        library = PhotoLibrary(resolve_paths(Path(tmp) / "data").ensure(), lambda a, m: embedder, threaded=False)
+        report = library.call(IndexNow((str(folder),)))
+        library.close()
     result = {
         "copies": args.copies,
-        "batch_size": indexer.batch_size,
         "images_embedded": embedder.images_embedded,
         "model_calls": embedder.calls,
         "reported_embedded": report.embedded,

@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--textures", action="store_true", help="use procedural textures even if photos exist")
     parser.add_argument("--pretrain-steps", type=int, default=6000, help="pretraining steps on domain A (about 2-3 min on 2 cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--multilingual-only", action="store_true", help="pretrain, then only the multilingual table")
+    parser.add_argument("--no-latency", action="store_true", help="skip the text-tower latency rows (XLM-R large takes ~1 min)")
     parser.add_argument("--runtime", choices=("tensorflow", "litert"), default="tensorflow",
                         help="what embeds for evaluation (training is TensorFlow either way)")
     parser.add_argument("--precisions", default="float32",
@@ -55,6 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     run.log(f"pretrained: {stats}")
     b_train, b_val = (run.pairs_of(data[k]) for k in ("b_train", "b_val"))
     b_tests = [run.pairs_of(path) for path in data["b_test"]]
+
+    from benchmarks.transfer import multilingual
+
+    if args.multilingual_only:
+        base = run.load_clip_embedder(base_dir, "bench-base")
+        found = multilingual.run_multilingual(work, base_dir, base, db, args.seed, latency=not args.no_latency)
+        multilingual.print_tables(found)
+        run.json_dump(work / "results.json", {"multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
+                                             "text_tower_latency_ms": found.get("latency"), "distill": found["distill"],
+                                             "pretrain": stats})
+        print(f"\ntotal {time.monotonic() - started:.0f} s")
+        return 0
+
     # One pass over every row per image-tower precision, all on the same pretrained base.
     passes = [None] if args.runtime == "tensorflow" else [p.strip() for p in args.precisions.split(",")]
     all_rows: list[tuple[str, object, str]] = []
@@ -71,10 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         all_concepts += [(name + suffix, c) for name, c in concept_rows]
     rows, concept_rows = all_rows, all_concepts
 
+    # The multilingual towers are TensorFlow models bound to the base CLIP: measured once, not per precision.
+    found = multilingual.run_multilingual(work, base_dir, run.load_clip_embedder(base_dir, "bench-base"), db, args.seed,
+                                          latency=not args.no_latency)
     pool_size = len(run.pairs_of(data["concept_pool"]).images) + len(b_tests[0].images)
     print_tables(rows, concept_rows, bg, stats, time.monotonic() - started, len(b_tests), len(b_tests[0].images), pool_size)
+    multilingual.print_tables(found)
     run.json_dump(work / "results.json", {"retrieval": [(n, m.to_json() if hasattr(m, "to_json") else m, note) for n, m, note in rows],
-                                         "concepts": concept_rows, "pretrain": stats, "backgrounds": bg.kind})
+                                         "concepts": concept_rows, "pretrain": stats, "backgrounds": bg.kind,
+                                         "multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
+                                         "text_tower_latency_ms": found.get("latency"), "distill": found["distill"]})
     return 0
 
 
@@ -82,18 +103,30 @@ def measure(base, load, db, data, work: Path, b_train, b_val, b_tests, args, *, 
     """Every retrieval row and concept row for one base model (one runtime and image precision)."""
     from xmr_desktop.engine.loading import ModelFiles, read_model_id
     from xmr_desktop.learn.concept_token import TokenTextEncoder, learn_token
-    from xmr_desktop.learn.concepts import ConceptExpander, prototype, query_vector
+    from xmr_desktop.learn.concepts import ConceptExpander, prototype
     from xmr_desktop.learn.contrastive import ContrastiveConfig
     from xmr_desktop.learn.evaluate import evaluate
     from xmr_desktop.learn.finetune import FinetuneConfig, finetune_text
     from xmr_desktop.learn.image_vectors import image_vectors
     from xmr_desktop.learn.learn_db import StoredConcept
     from xmr_desktop.learn.two_tower import TwoTowerEmbedder, train_two_tower
+    from xmr_desktop.search.searcher import Searcher
 
     def on_b(model):
         reports = [evaluate(model, fold, cache=db) for fold in b_tests]
         return run.averaged(reports), sum(r.vectors.embedded for r in reports)
 
+
+    from benchmarks.transfer import multilingual
+
+    if args.multilingual_only:
+        found = multilingual.run_multilingual(work, base_dir, base, db, args.seed, latency=not args.no_latency)
+        multilingual.print_tables(found)
+        run.json_dump(work / "results.json", {"multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
+                                             "text_tower_latency_ms": found.get("latency"), "distill": found["distill"],
+                                             "pretrain": stats})
+        print(f"\ntotal {time.monotonic() - started:.0f} s")
+        return 0
 
     rows: list[tuple[str, object, str]] = []
     rows.append(("zero-shot, domain A (sanity)", evaluate(base, run.pairs_of(data["a_test"]), cache=db).metrics, ""))
@@ -130,13 +163,13 @@ def measure(base, load, db, data, work: Path, b_train, b_val, b_tests, args, *, 
     pool, _, _ = image_vectors(pool_paths, base, cache=db)
     taught, _, _ = image_vectors(teach, base, cache=db)
     queries = run.concept_queries(data["crosses"])
-    embed = lambda text: base.embed_texts([text])[0]  # noqa: E731
     concept = StoredConcept("Rex", base.model_id, prototype(taught), [str(p) for p in teach], 0.0)
     concept_rows: list[tuple[str, dict]] = []
-    concept_rows.append(("text only (name unknown)", run.score_concepts({q: query_vector(q, None, embed) for _, q, _ in queries}, pool, queries)))
+    concept_rows.append(("text only (name unknown)", run.score_concepts({q: Searcher(None, base).query_vector(q) for _, q, _ in queries}, pool, queries)))
     for weight in (0.3, 0.5, 0.7, 0.85):
         expander = ConceptExpander([concept], weight)
-        vectors = {q: query_vector(q, expander, embed) for _, q, _ in queries}
+        searcher = Searcher(None, base, concepts=expander)  # text queries need no index
+        vectors = {q: searcher.query_vector(q) for _, q, _ in queries}
         concept_rows.append((f"prototype mix w={weight}", run.score_concepts(vectors, pool, queries)))
     encoder = TokenTextEncoder(base)
     negatives = image_vectors(b_train.images[:256], base, cache=db)[0]

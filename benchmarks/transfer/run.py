@@ -131,7 +131,7 @@ def pretrain(out_dir: Path, steps_wanted: int, seed: int) -> dict[str, Any]:
 
 
 def make_stand_ins(folder: Path, texts: list[str], seed: int) -> tuple[Path, Path]:
-    """A random tiny CNN (Keras .h5) and a random tiny BERT with a WordPiece vocabulary of the captions' words."""
+    """A random tiny CNN (a .keras file) and a random tiny BERT with a WordPiece vocabulary of the captions' words."""
     tensorflow()
     import tf_keras
     from transformers import BertConfig, BertTokenizerFast, TFBertModel
@@ -145,7 +145,7 @@ def make_stand_ins(folder: Path, texts: list[str], seed: int) -> tuple[Path, Pat
         tf_keras.layers.Conv2D(64, 3, activation="relu"),
         tf_keras.layers.GlobalAveragePooling2D(),
     ])
-    cnn_path = folder / "tiny_cnn.h5"
+    cnn_path = folder / "tiny_cnn.keras"
     cnn.save(str(cnn_path))
     words = sorted({w for t in texts for w in t.lower().split()})
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]

@@ -65,8 +65,10 @@ def test_index_summary_search_status_and_skipped(capsys, tiny_model_dir: Path, t
     status = json.loads(out)
     assert code == 0
     assert status["folders"] == [
-        {"path": str(folder), "indexed": 4, "skipped": 1, "pending": 0, "paused": False, "online": True}
+        {"path": str(folder), "indexed": 4, "skipped": 1, "pending": 0, "paused": False, "online": True,
+         "state": "up to date", "note": ""}
     ]
+    assert status["served_by"] == "cli"
     assert status["device"].startswith(("CPU", "GPU"))
     assert status["data_dir"] == os.environ["XMR_DATA_DIR"]
 
@@ -142,3 +144,15 @@ def test_reindexing_an_unchanged_folder_does_not_load_the_model(tiny_model_dir: 
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300) for _ in range(2)]
     assert [r.stdout.splitlines()[-1] for r in runs] == ["0 True", "0 False"], [r.stderr for r in runs]
     assert runs[1].stdout.startswith("indexed 0 (0 embedded, 0 reused), unchanged 2")
+
+
+def test_nested_folders_are_explained(capsys, tiny_model_dir: Path, tmp_path: Path) -> None:
+    outer = tmp_path / "Pictures"
+    make_folder(outer / "2023", all_items()[:2], rng=np.random.default_rng(6))
+    assert run(capsys, "--model", str(tiny_model_dir), "index", str(outer / "2023"))[0] == 0
+    code, out, err = run(capsys, "--model", str(tiny_model_dir), "index", str(outer))
+    assert code == 0, err
+    assert f"{outer} now includes {outer / '2023'}" in out
+    assert "indexed 0 (0 embedded, 0 reused), unchanged 2" in out  # nothing embedded again
+    code, _, err = run(capsys, "--model", str(tiny_model_dir), "index", str(outer / "2023"))
+    assert code == 1 and err.strip() == f"xmr: error: {outer / '2023'} is already indexed as part of {outer}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from xmr_desktop.engine import loading
 from xmr_desktop.engine.embedder import ClipEmbedder, load_embedder
 from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, ensure_model, read_model_id
-from xmr_desktop.engine.registry import DEFAULT_MODEL, REGISTRY, resolve_model_argument
+from xmr_desktop.engine.registry import DEFAULT_MODEL, REGISTRY, ModelRef, ModelSpec, resolve_model_argument
 from xmr_desktop.errors import ModelLoadError, ModelUnavailableError
 
 
@@ -60,28 +61,27 @@ def test_short_texts_padded_to_a_bucket_embed_like_full_context(tiny_model_dir: 
     np.testing.assert_allclose(alone, with_long, atol=1e-5)
 
 
-def test_download_converts_pytorch_weights_once(tiny_pt_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    calls: list[str] = []
+def test_download_converts_pytorch_weights_once(tiny_pt_model_dir: Path, tmp_path: Path) -> None:
+    from fake_hub import FakeHub, online, repo_from_folder
 
-    def fake_snapshot_download(repo_id: str, *, local_dir: Path, allow_patterns: list[str], **_: object) -> str:
-        calls.append(repo_id)
-        Path(local_dir).mkdir(parents=True)
-        for name in allow_patterns:
-            if (tiny_pt_model_dir / name).exists():
-                shutil.copy(tiny_pt_model_dir / name, Path(local_dir) / name)
-        return str(local_dir)
-
-    import huggingface_hub
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    ref = resolve_model_argument("datacomp-b32")
-    files = ensure_model(ref, tmp_path / "models")
-    assert calls == [ref.spec.hub_id]
-    assert files.directory == tmp_path / "models" / ref.spec.folder_name
+    commit = "a" * 40
+    repo = repo_from_folder(tiny_pt_model_dir, commit)
+    weights_sha = hashlib.sha256(repo.files["model.safetensors"]).hexdigest()
+    spec = ModelSpec("tiny-pt", "test/tiny-pt", 32, "pt_safetensors", revision=commit, weights_sha256=weights_sha)
+    ref = ModelRef("tiny-pt", spec=spec)
+    server = FakeHub({"test/tiny-pt": repo})
+    try:
+        with online():
+            files = ensure_model(ref, tmp_path / "models", endpoint=server.url)
+            assert ensure_model(ref, tmp_path / "models", endpoint=server.url) == files
+    finally:
+        server.close()
+    weight_gets = [r for r in server.requests if r.method == "GET" and r.path.endswith("/model.safetensors")]
+    assert len(weight_gets) == 1  # the second call finds the model on disk
+    assert files.directory == tmp_path / "models" / spec.folder_name
     assert (files.directory / "tf_model.h5").is_file() and not (files.directory / "model.safetensors").exists()
-    assert files.model_id == ref.spec.hub_id
+    assert files.model_id == f"test/tiny-pt@{commit}"
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".partial")]
-    assert ensure_model(ref, tmp_path / "models") == files and calls == [ref.spec.hub_id]
     ClipEmbedder(files).embed_texts(["a red circle"])
 
 
@@ -101,6 +101,16 @@ def test_local_model_identity_is_stable_and_marker_wins(tiny_model_dir: Path, tm
     loading.write_model_marker(copy, image_model_id="base/model")
     assert read_model_id(copy) == "base/model"
     assert (copy / MODEL_MARKER).is_file()
+
+
+def test_a_model_downloaded_before_pinning_keeps_its_image_space(tmp_path: Path) -> None:
+    """Markers written before revisions were recorded name the hub id alone; their stored vectors stay valid."""
+    legacy = tmp_path / "models" / "openai--clip-vit-base-patch32"
+    legacy.mkdir(parents=True)
+    loading.write_model_marker(legacy, name="openai-b32", hub_id="openai/clip-vit-base-patch32",
+                               image_model_id="openai/clip-vit-base-patch32")
+    files = ensure_model(resolve_model_argument("openai-b32"), tmp_path / "models")  # on disk: no download, offline
+    assert files.model_id == "openai/clip-vit-base-patch32"
 
 
 def test_damaged_model_folder_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:

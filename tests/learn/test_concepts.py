@@ -10,7 +10,8 @@ import pytest
 import synthetic_shapes
 from tests.fakes import ColourEmbedder
 from tests.learn.helpers import CountingEmbedder, load_clip
-from xmr_desktop.learn.concepts import ConceptError, ConceptExpander, load_expander, query_vector, remove_concept, teach_concept
+from xmr_desktop.learn.concepts import ConceptError, ConceptExpander, load_expander, remove_concept, teach_concept
+from xmr_desktop.search.searcher import Searcher
 from xmr_desktop.learn.learn_db import LearnDB, StoredConcept
 from xmr_desktop.search.ranking import VectorIndex
 
@@ -69,8 +70,10 @@ def test_taught_subject_ranks_first_and_combines_with_words(tmp_path: Path, trai
     index = VectorIndex(vectors, np.arange(len(pool)))
     embed = lambda text: model.embed_texts([text])[0]  # noqa: E731
 
+    searcher = Searcher(None, model, concepts=expander)  # type: ignore[arg-type]  # text queries need no index
+
     def top(query: str, k: int = 4) -> list[tuple[str, str]]:
-        return [pool_items[i] for i, _ in index.top_k(query_vector(query, expander, embed), k)]
+        return [pool_items[i] for i, _ in index.top_k(searcher.query_vector(query), k)]
 
     # The tiny model is trained for a bounded time, so its exact ranking varies a little from run to run:
     # assert the taught subject dominates the top (chance would be 1 in 12), not an exact order.
@@ -80,6 +83,6 @@ def test_taught_subject_ranks_first_and_combines_with_words(tmp_path: Path, trai
     from xmr_desktop.search.query import combine
 
     proto = expander.concepts[0].prototype
-    np.testing.assert_allclose(query_vector("2:Rex - yellow", expander, embed), combine([(2.0, proto), (-1.0, embed("yellow"))]), atol=1e-6)
+    np.testing.assert_allclose(searcher.query_vector("2:Rex - yellow"), combine([(2.0, proto), (-1.0, embed("yellow"))]), atol=1e-6)
     mixed = expander.term_vector("Rex on a sofa", embed)
     assert mixed is not None and 0.0 < float(mixed @ proto) < 1.0 and 0.0 < float(mixed @ embed("on a sofa")) < 1.0

@@ -27,15 +27,20 @@ def test_tuned_top_reproduces_get_text_features(trained_clip: Path, variant: str
 
 
 def test_lit_keeps_indexed_image_vectors_and_learns_new_words(tmp_path: Path, trained_clip: Path) -> None:
-    from xmr_desktop.library.indexer import Indexer
+    from xmr_desktop.config import resolve_paths
+    from xmr_desktop.core.commands import IndexNow
+    from xmr_desktop.core.library import PhotoLibrary
     from xmr_desktop.library.store import Store
     from xmr_desktop.search.searcher import Searcher
 
     train = shape_pairs(tmp_path / "photos", per_item=5, seed=1)
     val = shape_pairs(tmp_path / "val", per_item=1, seed=2)
     base = load_clip(trained_clip)
-    store = Store.open(tmp_path / "index.sqlite3")
-    Indexer(store, base).run([store.add_folder(str(tmp_path / "photos"))])
+    paths = resolve_paths(tmp_path / "data").ensure()
+    library = PhotoLibrary(paths, lambda argument, models_dir: base, threaded=False)
+    library.call(IndexNow((str(tmp_path / "photos"),)))
+    library.close()
+    store = Store.open(paths.index_db)
     rows_before, vectors_before = stored_vectors(store, base.model_id)
     assert len(rows_before) == len(train.images)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,122 @@ def test_unknown_json(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(PairsError, match="neither"):
         read_pairs(tmp_path / "x.json")
+
+
+# --- malformed files: a PairsError naming the entry, never a TypeError, AttributeError or RecursionError -----
+
+
+def _coco() -> dict:
+    return {"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
+            "annotations": [{"image_id": 1, "caption": "a dog"}, {"image_id": 2, "caption": "a cat"}]}
+
+
+def _karpathy() -> dict:
+    return {"images": [{"filename": "a.jpg", "filepath": "x", "split": "train",
+                        "sentences": [{"raw": "a dog", "tokens": ["a", "dog"]}]},
+                       {"filename": "b.jpg", "split": "test", "sentences": [{"tokens": ["a", "cat"]}]}]}
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda d: d["images"].__setitem__(1, "b.jpg"), "images[1] must be an object"),
+        (lambda d: d["images"][0].pop("file_name"), "images[0] has no 'file_name'"),
+        (lambda d: d["images"][1].__setitem__("file_name", 7), "images[1]: 'file_name' must be text"),
+        (lambda d: d["images"][0].__setitem__("id", [1]), "images[0]: 'id' must be a whole number or text"),
+        (lambda d: d["annotations"].__setitem__(0, "a dog"), "annotations[0] must be an object"),
+        (lambda d: d["annotations"][1].__setitem__("image_id", 99), "annotations[1] refers to image 99"),
+        (lambda d: d["annotations"][1].__setitem__("image_id", {"id": 2}), "annotations[1]: 'image_id'"),
+        (lambda d: d["annotations"][0].__setitem__("caption", {"en": "dog"}), "annotations[0]: 'caption' must be text"),
+        (lambda d: d.__setitem__("annotations", {"0": {}}), "'annotations' must be a list"),
+    ],
+)
+def test_malformed_coco_entries_are_named(tmp_path: Path, change, named: str) -> None:
+    data = _coco()
+    change(data)
+    path = tmp_path / "captions.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PairsError, match=re.escape(named)):
+        read_pairs(path, check_files=False)
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda d: d["images"].append(["c.jpg"]), "images[2] must be an object"),
+        (lambda d: d["images"][0].__setitem__("sentences", "a dog"), "images[0]: 'sentences' must be a list"),
+        (lambda d: d["images"][0]["sentences"].append("a dog"), "images[0].sentences[1] must be an object"),
+        (lambda d: d["images"][1]["sentences"][0].__setitem__("tokens", 5), "images[1].sentences[0]: 'tokens'"),
+        (lambda d: d["images"][0]["sentences"][0].__setitem__("raw", ["a"]), "images[0].sentences[0]: 'raw'"),
+        (lambda d: d["images"][0].__setitem__("filepath", ["x"]), "images[0]: 'filepath' must be text"),
+        (lambda d: d["images"][1].__setitem__("filename", None), "images[1]: 'filename' must be text, not null"),
+    ],
+)
+def test_malformed_karpathy_entries_are_named(tmp_path: Path, change, named: str) -> None:
+    data = _karpathy()
+    change(data)
+    path = tmp_path / "dataset_flickr30k.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PairsError, match=re.escape(named)):
+        read_pairs(path, check_files=False)
+        karpathy_splits(path)
+
+
+def test_deeply_nested_json_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(PairsError, match="nested too deeply"):
+        read_pairs(path)
+    with pytest.raises(PairsError):
+        karpathy_splits(path)
+
+
+def test_karpathy_splits_of_a_malformed_file_names_the_entry(tmp_path: Path) -> None:
+    data = _karpathy()
+    data["images"].append(3)
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PairsError, match=re.escape("images[2] must be an object")):
+        karpathy_splits(path)
+
+
+def test_a_binary_csv_or_an_endless_field_is_a_clear_error(tmp_path: Path) -> None:
+    endless = tmp_path / "endless.csv"
+    endless.write_text('image,caption\na.jpg,"a dog\nb.jpg,' + "x" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(PairsError, match="endless.csv:"):
+        read_pairs(endless, check_files=False)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"image,caption\n\xff\xfe\x00garbage")
+    with pytest.raises(PairsError, match="not UTF-8"):
+        read_pairs(binary, check_files=False)
+
+
+@pytest.mark.parametrize("kind", ["coco", "karpathy"])
+def test_randomly_damaged_files_raise_only_pairs_errors(tmp_path: Path, kind: str) -> None:
+    """Replace values anywhere in a valid file by values of other types: a PairsError or a result, nothing else."""
+    rng = random.Random(0)
+    replacements = [None, 0, 1.5, True, "", "x", [], [1], {}, {"a": 1}, [[[]]]]
+
+    def slots(node, found):
+        if isinstance(node, dict):
+            for key in node:
+                found.append((node, key))
+                slots(node[key], found)
+        elif isinstance(node, list):
+            for index in range(len(node)):
+                found.append((node, index))
+                slots(node[index], found)
+        return found
+
+    for trial in range(300):
+        data = _coco() if kind == "coco" else _karpathy()
+        for _ in range(rng.randint(1, 3)):
+            parent, key = rng.choice(slots(data, []))
+            parent[key] = rng.choice(replacements)
+        path = tmp_path / f"{trial}.json"
+        path.write_text(json.dumps(data))
+        try:
+            read_pairs(path, check_files=False)
+            karpathy_splits(path)
+        except PairsError as error:
+            assert "\n" not in str(error)

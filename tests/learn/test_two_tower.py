@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from xmr_desktop.learn.two_tower import TwoTowerEmbedder, is_two_tower, train_tw
 
 
 def tiny_cnn(path: Path) -> Path:
-    """A keras.applications-style CNN (conv stack + global average pooling), random weights, saved as .h5."""
+    """A keras.applications-style CNN (conv stack + global average pooling), random weights, saved as .keras."""
     from xmr_desktop.engine.tf_runtime import tensorflow
 
     tensorflow()
@@ -31,9 +30,7 @@ def tiny_cnn(path: Path) -> Path:
         tf_keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
         tf_keras.layers.GlobalAveragePooling2D(),
     ])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "HDF5 is legacy": .h5 is what the recipe accepts
-        model.save(str(path))
+    model.save(str(path))
     return path
 
 
@@ -56,7 +53,7 @@ def tiny_bert(folder: Path, words: list[str]) -> Path:
 def test_two_tower_trains_saves_and_loads(tmp_path: Path) -> None:
     train = shape_pairs(tmp_path / "train", per_item=6, seed=1, synonyms=False)
     val = shape_pairs(tmp_path / "val", per_item=1, seed=2, synonyms=False)
-    cnn = tiny_cnn(tmp_path / "cnn.h5")
+    cnn = tiny_cnn(tmp_path / "cnn.keras")
     bert = tiny_bert(tmp_path / "bert", [w for c in train.captions for w in c.split()])
     db = LearnDB.open(tmp_path / "learn.sqlite3")
     out = tmp_path / "models" / "shapes-tt"

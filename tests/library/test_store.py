@@ -10,9 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xmr_desktop.errors import IndexCorruptError, IndexTooNewError, UnknownFolderError
-from xmr_desktop.library import store as store_module
-from xmr_desktop.library.store import SCHEMA_VERSION, FileRecord, Folder, FolderCounts, Store
+from xmr_desktop.errors import (
+    DiskFullError,
+    FolderOverlapError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexTooNewError,
+    UnknownFolderError,
+)
+from xmr_desktop.library.store import SCHEMA_VERSION, Embedded, FileRecord, Folder, FolderCounts, Skipped, Store
+from xmr_desktop.library.store import schema as schema_module
+from xmr_desktop.library.store import store as store_module
 from stored import stored_vectors
 
 MODEL_A = "openai/clip-vit-base-patch32"
@@ -36,6 +44,15 @@ def store(db_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def folder(store: Store) -> Folder:
     return store.add_folder(ROOT)
+
+
+def emb(record: FileRecord, content_hash: bytes, width: int, height: int, vec: object) -> Embedded:
+    """A batch entry for ``record`` as it was read (its size and mtime)."""
+    return Embedded(record.id, record.size, record.mtime_ns, content_hash, width, height, vec)  # type: ignore[arg-type]
+
+
+def skip(record: FileRecord, reason: str) -> Skipped:
+    return Skipped(record.id, record.size, record.mtime_ns, reason)
 
 
 def add_files(store: Store, folder: Folder, *names: str) -> list[FileRecord]:
@@ -79,7 +96,7 @@ def test_reopening_keeps_folders_files_and_vectors(db_path: Path) -> None:
     with Store.open(db_path) as first:
         folder = first.add_folder(ROOT)
         (record,) = add_files(first, folder, "a.jpg")
-        first.commit_batch(MODEL_A, [(record.id, digest("a"), 4, 3, vector(1))], [])
+        first.commit_batch(MODEL_A, [emb(record, digest("a"), 4, 3, vector(1))], [])
     with Store.open(db_path) as second:
         assert [f.path for f in second.folders()] == [ROOT]
         records, matrix = stored_vectors(second, MODEL_A)
@@ -92,16 +109,16 @@ def test_an_empty_sqlite_file_is_migrated_step_by_step(db_path: Path, monkeypatc
     sqlite3.connect(db_path).close()
     with Store.open(db_path):
         pass
-    assert raw(db_path, "PRAGMA user_version") == [(1,)]
+    assert raw(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
-    def migrate_to_2(conn: sqlite3.Connection) -> None:
+    def migrate_next(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE folders ADD COLUMN label TEXT")
 
-    monkeypatch.setattr(store_module, "_MIGRATIONS", [*store_module._MIGRATIONS, migrate_to_2])
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema_module, "MIGRATIONS", [*schema_module.MIGRATIONS, migrate_next])
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with Store.open(db_path):
         pass
-    assert raw(db_path, "PRAGMA user_version") == [(2,)]
+    assert raw(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION + 1,)]
     assert "label" in {row[1] for row in raw(db_path, "PRAGMA table_info(folders)")}
 
 
@@ -113,11 +130,11 @@ def test_a_failing_migration_leaves_the_previous_version(db_path: Path, monkeypa
         conn.execute("ALTER TABLE folders ADD COLUMN label TEXT")
         raise RuntimeError("bug in migration")
 
-    monkeypatch.setattr(store_module, "_MIGRATIONS", [*store_module._MIGRATIONS, broken_migration])
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema_module, "MIGRATIONS", [*schema_module.MIGRATIONS, broken_migration])
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(RuntimeError):
         Store.open(db_path)
-    assert raw(db_path, "PRAGMA user_version") == [(1,)]
+    assert raw(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert "label" not in {row[1] for row in raw(db_path, "PRAGMA table_info(folders)")}
 
 
@@ -136,6 +153,7 @@ def test_a_file_that_is_not_sqlite_is_reported_and_left_alone(db_path: Path) -> 
         Store.open(db_path)
     message = str(caught.value)
     assert str(db_path) in message and "move it aside" in message and "\n" not in message
+    assert "copy" in message  # never advised to throw the only copy away
     assert db_path.read_bytes() == garbage
 
 
@@ -174,9 +192,10 @@ def test_a_reader_sees_commits_of_a_writer(db_path: Path) -> None:
 
 
 def test_add_folder_is_idempotent_and_wants_absolute_paths(store: Store) -> None:
-    first = store.add_folder(ROOT)
-    assert store.add_folder(ROOT) == first
-    assert store.folders() == [first]
+    first = store.register_folder(ROOT)
+    again = store.register_folder(ROOT + os.sep)
+    assert first.created and not again.created and again.folder == first.folder
+    assert store.folders() == [first.folder]
     with pytest.raises(ValueError):
         store.add_folder("relative/photos")
 
@@ -221,7 +240,7 @@ def test_non_utf8_names_round_trip(store: Store) -> None:
     (record,) = add_files(store, folder, name)
     assert os.fsencode(record.path) == b"/photos/\xe9t\xe9/caf\xe9.jpg"
     assert list(store.file_stats(folder.id)) == [record.path]
-    store.commit_batch(MODEL_A, [], [(record.id, "not an image")])
+    store.commit_batch(MODEL_A, [], [skip(record, "not an image")])
     assert store.skipped_files() == [(record.path, "not an image")]
     assert store.remove_paths([record.path]) == 1
 
@@ -231,7 +250,7 @@ def test_non_utf8_names_round_trip(store: Store) -> None:
 
 def test_record_scan_inserts_updates_and_deletes(store: Store, folder: Folder) -> None:
     a, b = add_files(store, folder, "a.jpg", "b.jpg")
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [(b.id, "truncated")])
+    store.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1))], [skip(b, "truncated")])
 
     store.record_scan(folder.id, [(a.path, 200, 2_000), (os.path.join(ROOT, "c.jpg"), 5, 6)], [b.id])
 
@@ -242,12 +261,27 @@ def test_record_scan_inserts_updates_and_deletes(store: Store, folder: Folder) -
     assert (changed.state, changed.content_hash, changed.skip_reason) == ("pending", None, None)
 
 
-def test_a_path_already_owned_by_another_folder_stays_there(store: Store, folder: Folder) -> None:
-    nested = store.add_folder(os.path.join(ROOT, "2020"))
+def test_a_folder_inside_an_indexed_one_is_refused(store: Store, folder: Folder) -> None:
     add_files(store, folder, os.path.join("2020", "a.jpg"))
-    store.record_scan(nested.id, [(os.path.join(ROOT, "2020", "a.jpg"), 1, 1)], [])
-    assert store.counts(MODEL_A, nested.id).total == 0
-    assert store.file_stats(folder.id)[os.path.join(ROOT, "2020", "a.jpg")][1:] == (100, 1_000)
+    with pytest.raises(FolderOverlapError, match="already indexed as part of"):
+        store.add_folder(os.path.join(ROOT, "2020"))
+    assert [f.path for f in store.folders()] == [ROOT]
+
+
+def test_adding_a_parent_absorbs_the_folders_inside_it(store: Store, db_path: Path) -> None:
+    inner = store.add_folder(os.path.join(ROOT, "2023"))
+    (photo,) = add_files(store, inner, "a.jpg")
+    store.commit_batch(MODEL_A, [emb(photo, digest("a"), 4, 3, vector(1))], [])
+    added = store.register_folder(ROOT)
+    assert added.absorbed == [os.path.join(ROOT, "2023")]
+    assert [f.path for f in store.folders()] == [ROOT]
+    # The photo kept its row, its hash and its vector; it now belongs to the outer folder.
+    assert store.counts(MODEL_A, added.folder.id) == FolderCounts(indexed=1, skipped=0, pending=0, total=1)
+    # Removing the outer folder is the only way to forget it, and nothing else is touched.
+    other = store.add_folder(OTHER)
+    add_files(store, other, "b.jpg")
+    assert store.remove_folder(ROOT) == 1
+    assert store.counts(MODEL_A).total == 1
 
 
 # --- indexing ---------------------------------------------------------------------------------------
@@ -256,10 +290,10 @@ def test_a_path_already_owned_by_another_folder_stays_there(store: Store, folder
 def test_identical_photos_share_one_vector(store: Store, folder: Folder, db_path: Path) -> None:
     a, b = add_files(store, folder, "a.jpg", "copy of a.jpg")
     same = digest("same bytes")
-    store.commit_batch(MODEL_A, [(a.id, same, 4, 3, vector(1))], [])
+    store.commit_batch(MODEL_A, [emb(a, same, 4, 3, vector(1))], [])
     assert same in store.known_hashes(MODEL_A)
     # The indexer skips inference for a known hash and passes no vector.
-    store.commit_batch(MODEL_A, [(b.id, same, 4, 3, None)], [])
+    store.commit_batch(MODEL_A, [emb(b, same, 4, 3, None)], [])
     assert raw(db_path, "SELECT COUNT(*) FROM embeddings") == [(1,)]
     records, matrix = stored_vectors(store, MODEL_A)
     assert [r.path for r in records] == [a.path, b.path]
@@ -268,14 +302,14 @@ def test_identical_photos_share_one_vector(store: Store, folder: Folder, db_path
 
 def test_being_embedded_is_per_model(store: Store, folder: Folder) -> None:
     (record,) = add_files(store, folder, "a.jpg")
-    store.commit_batch(MODEL_A, [(record.id, digest("a"), 4, 3, vector(1))], [])
+    store.commit_batch(MODEL_A, [emb(record, digest("a"), 4, 3, vector(1))], [])
     assert store.pending(MODEL_A) == []
     (still_pending,) = store.pending(MODEL_B)
     assert (still_pending.id, still_pending.state, still_pending.content_hash) == (record.id, "ok", digest("a"))
     assert store.counts(MODEL_A) == FolderCounts(indexed=1, skipped=0, pending=0, total=1)
     assert store.counts(MODEL_B) == FolderCounts(indexed=0, skipped=0, pending=1, total=1)
     assert store.known_hashes(MODEL_B) == set()
-    store.commit_batch(MODEL_B, [(record.id, digest("a"), 4, 3, vector(2, dim=768))], [])
+    store.commit_batch(MODEL_B, [emb(record, digest("a"), 4, 3, vector(2, dim=768))], [])
     assert store.pending(MODEL_B) == []
     assert stored_vectors(store, MODEL_B)[1].shape == (1, 768)
 
@@ -299,8 +333,8 @@ def test_a_bad_vector_mid_batch_writes_nothing(store: Store, folder: Folder, bad
     with pytest.raises(ValueError):
         store.commit_batch(
             MODEL_A,
-            [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), 4, 3, bad_vector)],
-            [(c.id, "truncated")],
+            [emb(a, digest("a"), 4, 3, vector(1)), emb(b, digest("b"), 4, 3, bad_vector)],
+            [skip(c, "truncated")],
         )
     assert [r.state for r in store.pending(MODEL_A)] == ["pending"] * 3
     assert store.known_hashes(MODEL_A) == set()
@@ -308,9 +342,9 @@ def test_a_bad_vector_mid_batch_writes_nothing(store: Store, folder: Folder, bad
 
 def test_a_vector_of_another_dimension_is_refused(store: Store, folder: Folder) -> None:
     a, b = add_files(store, folder, "a.jpg", "b.jpg")
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [])
+    store.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1))], [])
     with pytest.raises(ValueError, match="dimensions"):
-        store.commit_batch(MODEL_A, [(b.id, digest("b"), 4, 3, vector(2, dim=768))], [])
+        store.commit_batch(MODEL_A, [emb(b, digest("b"), 4, 3, vector(2, dim=768))], [])
     assert stored_vectors(store, MODEL_A)[1].shape == (1, 512)
 
 
@@ -319,25 +353,39 @@ def test_a_database_error_mid_batch_rolls_back(store: Store, folder: Folder) -> 
     unbindable = object()
     with pytest.raises(sqlite3.Error):
         store.commit_batch(
-            MODEL_A, [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), unbindable, 3, vector(2))], []
+            MODEL_A, [emb(a, digest("a"), 4, 3, vector(1)), emb(b, digest("b"), unbindable, 3, vector(2))], []
         )
     assert store.counts(MODEL_A) == FolderCounts(indexed=0, skipped=0, pending=2, total=2)
     # The connection is usable afterwards.
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [])
+    store.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1))], [])
     assert store.counts(MODEL_A).indexed == 1
 
 
 def test_files_deleted_meanwhile_are_ignored(store: Store, folder: Folder, db_path: Path) -> None:
     a, b = add_files(store, folder, "a.jpg", "b.jpg")
     store.remove_paths([a.path, b.path])
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [(b.id, "truncated")])
+    outcome = store.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1))], [skip(b, "truncated")])
+    assert outcome.committed == [] and sorted(outcome.stale) == sorted([a.id, b.id])
     assert store.counts(MODEL_A).total == 0
     assert raw(db_path, "SELECT COUNT(*) FROM embeddings") == [(0,)]
 
 
+def test_a_photo_edited_after_it_was_read_keeps_waiting_for_its_new_version(db_path: Path) -> None:
+    # Two connections: the indexer's, and a scan (or another process) that records the edit meanwhile.
+    with Store.open(db_path) as indexer, Store.open(db_path) as scanner:
+        folder = indexer.add_folder(ROOT)
+        (as_read,) = add_files(indexer, folder, "a.jpg")
+        scanner.record_scan(folder.id, [(as_read.path, 999, 2_000)], [])
+        outcome = indexer.commit_batch(MODEL_A, [emb(as_read, digest("old bytes"), 4, 3, vector(1))], [])
+        assert outcome.stale == [as_read.id] and outcome.committed == []
+        (pending,) = indexer.pending(MODEL_A)
+        assert (pending.id, pending.state, pending.size, pending.content_hash) == (as_read.id, "pending", 999, None)
+        assert indexer.known_hashes(MODEL_A) == set()
+
+
 def test_skipped_files_are_listed_by_path_with_reasons(store: Store, folder: Folder) -> None:
     a, b, c = add_files(store, folder, "z.jpg", "b.jpg", "ok.jpg")
-    store.commit_batch(MODEL_A, [(c.id, digest("c"), 1, 1, vector(1))], [(a.id, "truncated"), (b.id, "empty")])
+    store.commit_batch(MODEL_A, [emb(c, digest("c"), 1, 1, vector(1))], [skip(a, "truncated"), skip(b, "empty")])
     assert store.skipped_files() == [(b.path, "empty"), (a.path, "truncated")]
     assert store.pending(MODEL_A) == []
     assert store.counts(MODEL_A, folder.id) == FolderCounts(indexed=1, skipped=2, pending=0, total=3)
@@ -349,7 +397,7 @@ def test_skipped_files_are_listed_by_path_with_reasons(store: Store, folder: Fol
 def test_vectors_come_back_as_float32_within_float16_precision(store: Store, folder: Folder) -> None:
     (record,) = add_files(store, folder, "a.jpg")
     original = vector(7)
-    store.commit_batch(MODEL_A, [(record.id, digest("a"), 4, 3, original)], [])
+    store.commit_batch(MODEL_A, [emb(record, digest("a"), 4, 3, original)], [])
     loaded = store.vector_for_path(record.path, MODEL_A)
     assert loaded is not None and loaded.dtype == np.float32
     np.testing.assert_allclose(loaded, original, atol=1e-3)
@@ -362,8 +410,8 @@ def test_stored_vectors_rows_match_records(store: Store, folder: Folder) -> None
     records = add_files(store, folder, "c.jpg", "a.jpg", "b.jpg", "skipped.jpg")
     vectors = {r.id: vector(i) for i, r in enumerate(records[:3])}
     # Committed out of id order, to show the order comes from the files, not from insertion.
-    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 8, 6, vectors[r.id]) for r in reversed(records[:3])], [])
-    store.commit_batch(MODEL_A, [], [(records[3].id, "truncated")])
+    store.commit_batch(MODEL_A, [emb(r, digest(r.path), 8, 6, vectors[r.id]) for r in reversed(records[:3])], [])
+    store.commit_batch(MODEL_A, [], [skip(records[3], "truncated")])
 
     loaded, matrix = stored_vectors(store, MODEL_A)
     assert [r.id for r in loaded] == sorted(vectors)
@@ -380,8 +428,8 @@ def test_stored_vectors_of_an_empty_index(store: Store) -> None:
 
 def test_vectors_stream_in_chunks_as_float16(store: Store, folder: Folder) -> None:
     records = add_files(store, folder, *(f"{i}.jpg" for i in range(10)), "skipped.jpg")
-    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 8, 6, vector(i)) for i, r in enumerate(records[:10])], [])
-    store.commit_batch(MODEL_A, [], [(records[10].id, "truncated")])
+    store.commit_batch(MODEL_A, [emb(r, digest(r.path), 8, 6, vector(i)) for i, r in enumerate(records[:10])], [])
+    store.commit_batch(MODEL_A, [], [skip(records[10], "truncated")])
     chunks = list(store.iter_vectors(MODEL_A, chunk_rows=4))
     assert [len(ids) for ids, _ in chunks] == [4, 4, 2]
     ids = np.concatenate([ids for ids, _ in chunks])
@@ -397,7 +445,7 @@ def test_streaming_an_empty_index_yields_nothing(store: Store) -> None:
 
 def test_streaming_vectors_of_different_lengths_names_the_damage(store: Store, folder: Folder, db_path: Path) -> None:
     a, b = add_files(store, folder, "a.jpg", "b.jpg")
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), 4, 3, vector(2))], [])
+    store.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1)), emb(b, digest("b"), 4, 3, vector(2))], [])
     conn = sqlite3.connect(db_path)
     with conn:
         conn.execute("UPDATE embeddings SET vector = substr(vector, 1, 1020) WHERE content_hash = ?", (digest("b"),))
@@ -440,56 +488,148 @@ def test_file_id_for_path(store: Store, folder: Folder) -> None:
 # --- cleaning up ------------------------------------------------------------------------------------
 
 
-def test_prune_embeddings_keeps_only_referenced_vectors(store: Store, folder: Folder) -> None:
+def test_prune_keeps_unreferenced_vectors_for_the_grace_period(store: Store, folder: Folder) -> None:
     a, b = add_files(store, folder, "a.jpg", "b.jpg")
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1)), (b.id, digest("b"), 4, 3, vector(2))], [])
-    store.commit_batch(MODEL_B, [(a.id, digest("a"), 4, 3, vector(3))], [])
+    store.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1)), emb(b, digest("b"), 4, 3, vector(2))], [])
+    store.commit_batch(MODEL_B, [emb(a, digest("a"), 4, 3, vector(3))], [])
     assert store.remove_paths([b.path, os.path.join(ROOT, "never-indexed.jpg")]) == 1
-    assert store.prune_embeddings() == 1
+    start = 1_000_000.0
+    # The step that finds a vector unreferenced only marks it, however long the grace.
+    assert store.prune_embeddings(grace_s=0.0, now=start) == 0
+    assert store.known_hashes(MODEL_A) == {digest("a"), digest("b")}
+    assert store.prune_embeddings(now=start + 3600) == 0
+    assert store.prune_embeddings(now=start + store_module.VECTOR_GRACE_S + 1) == 1
     assert store.known_hashes(MODEL_A) == {digest("a")}
     assert store.known_hashes(MODEL_B) == {digest("a")}
-    assert store.prune_embeddings() == 0
 
 
-def test_vectors_survive_remove_folder_until_pruned(store: Store, folder: Folder) -> None:
+def test_a_vector_referenced_again_within_the_grace_period_is_kept(store: Store, folder: Folder) -> None:
     (a,) = add_files(store, folder, "a.jpg")
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [])
-    store.remove_folder(ROOT)
-    # Re-adding the folder reuses the vector by hash...
-    assert store.known_hashes(MODEL_A) == {digest("a")}
-    # ...until a prune.
-    assert store.prune_embeddings() == 1
-    assert store.known_hashes(MODEL_A) == set()
+    store.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1))], [])
+    store.remove_folder(ROOT)  # say, a drive unplugged during a scan
+    store.prune_embeddings(now=1_000.0)
+    # The photos come back (same content): their vector is reused without embedding.
+    again = store.add_folder(ROOT)
+    (back,) = add_files(store, again, "a.jpg")
+    assert digest("a") in store.known_hashes(MODEL_A)
+    store.commit_batch(MODEL_A, [emb(back, digest("a"), 4, 3, None)], [])
+    assert store.prune_embeddings(now=1_000.0 + 10 * store_module.VECTOR_GRACE_S) == 0
+    assert store.counts(MODEL_A).indexed == 1
 
 
 def test_integrity_check_of_a_healthy_index(store: Store, folder: Folder) -> None:
     add_files(store, folder, "a.jpg")
     assert store.integrity_ok()
+    assert store.quick_check() == "ok"
 
 
-def test_changed_since_lists_the_files_this_store_changed(store: Store, folder: Folder) -> None:
-    a, b, c = add_files(store, folder, "a.jpg", "b.jpg", "c.jpg")
-    mark = store.change_mark()
-    store.commit_batch(MODEL_A, [(a.id, digest("a"), 4, 3, vector(1))], [(b.id, "truncated")])
-    assert store.changed_since(mark).tolist() == sorted([a.id, b.id])
-    later = store.change_mark()
-    store.remove_paths([c.path])
-    assert store.changed_since(later).tolist() == [c.id]
-    assert store.changed_since(mark).tolist() == sorted([a.id, b.id, c.id])
-    assert store.changed_since(store.change_mark()).tolist() == []
-    # A whole folder going is not listed file by file: whoever kept vectors reloads them.
-    store.remove_folder(ROOT)
-    assert store.changed_since(mark) is None
-    assert store.changed_since(store.change_mark()).tolist() == []
+# --- the change feed --------------------------------------------------------------------------------
 
 
-def test_changed_since_gives_up_past_its_cap(store: Store, folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xmr_desktop.library import store as store_module
+def test_the_change_feed_lists_what_any_connection_changed(db_path: Path) -> None:
+    with Store.open(db_path) as searcher_side, Store.open(db_path) as writer:
+        folder = writer.add_folder(ROOT)
+        a, b, c = add_files(writer, folder, "a.jpg", "b.jpg", "c.jpg")
+        mark = searcher_side.change_mark()
+        writer.commit_batch(MODEL_A, [emb(a, digest("a"), 4, 3, vector(1))], [skip(b, "truncated")])
+        later, ids = searcher_side.changed_since(mark)
+        assert ids is not None and ids.tolist() == [a.id]  # a skipped file was never searchable
+        writer.remove_paths([c.path, a.path])
+        newest, ids = searcher_side.changed_since(later)
+        assert ids is not None and ids.tolist() == [a.id]
+        assert searcher_side.changed_since(newest)[1].tolist() == []
+        # Another model's vector for the same file is a change too (its searcher must read it).
+        (d,) = add_files(writer, folder, "d.jpg")
+        writer.commit_batch(MODEL_A, [emb(d, digest("d"), 4, 3, vector(4))], [])
+        mark = searcher_side.change_mark()
+        writer.commit_batch(MODEL_B, [emb(d, digest("d"), 4, 3, vector(5))], [])
+        assert searcher_side.changed_since(mark)[1].tolist() == [d.id]
 
-    monkeypatch.setattr(store_module, "_CHANGE_LIST_CAP", 3)
+
+def test_the_change_feed_gives_up_past_its_cap_and_after_trimming(store: Store, folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xmr_desktop.library.store import changes
+
     records = add_files(store, folder, *(f"{i}.jpg" for i in range(5)))
     mark = store.change_mark()
-    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 4, 3, vector(i)) for i, r in enumerate(records[:2])], [])
-    assert store.changed_since(mark) is not None
-    store.commit_batch(MODEL_A, [(r.id, digest(r.path), 4, 3, vector(i)) for i, r in enumerate(records[2:])], [])
-    assert store.changed_since(mark) is None
+    store.commit_batch(MODEL_A, [emb(r, digest(r.path), 4, 3, vector(i)) for i, r in enumerate(records)], [])
+    monkeypatch.setattr(changes, "CAP", 3)
+    assert store.changed_since(mark)[1] is None
+    monkeypatch.setattr(changes, "CAP", 100)
+    assert store.changed_since(mark)[1] is not None
+    monkeypatch.setattr(changes, "KEEP_ROWS", 2)
+    store.trim_changes()
+    newest, ids = store.changed_since(mark)
+    assert ids is None and newest == store.change_mark()
+    assert store.changed_since(newest)[1].tolist() == []
+
+
+def test_file_ids_are_never_reused(store: Store, folder: Folder) -> None:
+    # SQLite reuses the largest rowid of a table without AUTOINCREMENT; a searcher holding the old vector
+    # under that id would then show it for another photo.
+    (first,) = add_files(store, folder, "cat.jpg")
+    store.remove_paths([first.path])
+    (second,) = add_files(store, folder, "invoice.jpg")
+    assert second.id > first.id
+
+
+# --- opening safely -----------------------------------------------------------------------------------
+
+
+def test_an_index_whose_schema_this_sqlite_cannot_parse_is_refused_as_too_new_and_untouched(db_path: Path) -> None:
+    Store.open(db_path).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE folders (id INTEGER PRIMARY KEY, x FUTURE SYNTAX (' "
+                 "WHERE name = 'folders'")
+    conn.commit()
+    conn.close()
+    before = db_path.read_bytes()
+    with pytest.raises(IndexTooNewError, match="newer"):
+        Store.open(db_path)
+    assert db_path.read_bytes() == before
+
+
+def test_an_index_from_version_1_is_migrated_keeping_its_photos_and_vectors(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    schema_module.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO folders(id, path, added_at) VALUES (1, ?, 0), (2, ?, 0)",
+                 (os.fsencode(ROOT), os.fsencode(os.path.join(ROOT, "2023"))))
+    conn.execute("INSERT INTO files(id, folder_id, path, size, mtime_ns, content_hash, state) VALUES "
+                 "(7, 2, ?, 1, 1, ?, 'ok')", (os.fsencode(os.path.join(ROOT, "2023", "a.jpg")), digest("a")))
+    conn.execute("INSERT INTO embeddings(model_id, content_hash, vector) VALUES (?, ?, ?)",
+                 (MODEL_A, digest("a"), vector(1).astype("<f2").tobytes()))
+    conn.close()
+    with Store.open(db_path) as store:
+        assert [f.path for f in store.folders()] == [ROOT]  # the nested folder was absorbed by its parent
+        records, matrix = stored_vectors(store, MODEL_A)
+        assert [(r.id, r.path) for r in records] == [(7, os.path.join(ROOT, "2023", "a.jpg"))]
+        (photo,) = add_files(store, store.folders()[0], "b.jpg")
+        assert photo.id > 7
+
+
+def test_a_locked_index_is_one_clear_line(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schema_module, "BUSY_TIMEOUT_S", 0.1)
+    with Store.open(db_path) as store:
+        holder = sqlite3.connect(db_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(IndexBusyError) as caught:
+                store.add_folder(ROOT)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert "busy" in str(caught.value) and "\n" not in str(caught.value)
+        assert store.register_folder(ROOT).created  # usable afterwards
+
+
+def test_a_full_disk_is_one_clear_line_and_writes_nothing(store: Store, folder: Folder, db_path: Path) -> None:
+    records = add_files(store, folder, *(f"{i}.jpg" for i in range(3)))
+    (pages,) = raw(db_path, "PRAGMA page_count")[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk "fills" after one more page
+    big = [emb(r, digest(r.path), 4, 3, vector(i, dim=4096)) for i, r in enumerate(records)]
+    with pytest.raises(DiskFullError, match="full"):
+        store.commit_batch(MODEL_A, big, [])
+    assert store.counts(MODEL_A).indexed == 0

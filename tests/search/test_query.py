@@ -298,3 +298,37 @@ def test_negative_term_pushes_aligned_photo_down() -> None:
     assert rank_of(1, minus_people) == 0
     score = dict(index.top_k(minus_people, len(index)))[0]
     assert score < dict(index.top_k(plain, len(index)))[0]
+
+
+# --- caps: a pasted list must not block searching -----------------------------------------------------------
+
+
+def test_a_query_longer_than_the_cap_is_refused_with_a_clear_error() -> None:
+    from xmr_desktop.search.query import MAX_QUERY_CHARS
+
+    parse_query("x" * MAX_QUERY_CHARS, image_exists=lambda p: False)  # at the cap: fine
+    with pytest.raises(QueryError, match="too long"):
+        parse_query("x" * (MAX_QUERY_CHARS + 1), image_exists=lambda p: False)
+
+
+def test_a_query_with_too_many_terms_is_refused_before_looking_them_up() -> None:
+    from xmr_desktop.search.query import MAX_QUERY_TERMS
+
+    looked_up: list[str] = []
+
+    def exists(path: str) -> bool:
+        looked_up.append(path)
+        return False
+
+    assert len(parse_query(" + ".join(["dog"] * MAX_QUERY_TERMS), image_exists=exists)) == MAX_QUERY_TERMS
+    looked_up.clear()
+    pasted = " + ".join(f"w{i}" for i in range(600))  # under the length cap
+    with pytest.raises(QueryError, match=f"more than {MAX_QUERY_TERMS} terms"):
+        parse_query(pasted, image_exists=exists)
+    assert len(looked_up) <= MAX_QUERY_TERMS + 1
+
+
+def test_the_search_box_limit_is_the_query_limit() -> None:
+    from xmr_desktop.search import query
+
+    assert query.SEARCH_BOX_MAX_CHARS == query.MAX_QUERY_CHARS

@@ -318,3 +318,17 @@ def test_scores_are_cosine_for_unit_vectors() -> None:
     for doc_id, score in index.top_k(vectors[4], 20):
         assert score == pytest.approx(float(vectors[doc_id] @ vectors[4]), abs=1e-3)
     assert index.top_k(vectors[4], 1)[0] == (4, pytest.approx(1.0, abs=1e-3))
+
+
+# --- reading vectors back --------------------------------------------------------------------------------------
+
+
+def test_vectors_come_back_as_the_index_holds_them() -> None:
+    vectors = random_unit(np.random.default_rng(4), 50, 16)
+    index = VectorIndex(vectors, np.arange(100, 150))
+    np.testing.assert_array_equal(index.vectors_at(np.array([0, 7])), vectors[[0, 7]].astype(np.float16).astype(np.float32))
+    found = index.vectors_of([107, 100, 999])
+    assert sorted(found) == [100, 107]
+    np.testing.assert_array_equal(found[107], vectors[7].astype(np.float16).astype(np.float32))
+    with pytest.raises(IndexError):
+        index.vectors_at(np.array([50]))

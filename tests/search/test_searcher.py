@@ -11,7 +11,7 @@ import pytest
 
 from xmr_desktop.engine.preprocess import ImageSpec
 from xmr_desktop.errors import UnknownFolderError
-from xmr_desktop.library.store import Folder, Store
+from xmr_desktop.library.store import Embedded, FileRecord, Folder, Skipped, Store
 from xmr_desktop.search.searcher import Searcher
 
 DIM = 32
@@ -50,13 +50,17 @@ def add_photos(
     """Index ``names`` below ``folder`` with these vectors; returns path -> file id."""
     paths = [os.path.join(folder.path, name) for name in names]
     store.record_scan(folder.id, [(p, 1000 + i, 2_000_000_000 * (i + 1)) for i, p in enumerate(paths)], [])
-    ids = {r.path: r.id for r in store.pending(WordEmbedder.model_id)}
+    records = {r.path: r for r in store.pending(WordEmbedder.model_id)}
     store.commit_batch(
         WordEmbedder.model_id,
-        [(ids[p], h, 40 + i, 30 + i, v) for i, (p, v, h) in enumerate(zip(paths, vectors, hashes))],
+        [entry(records[p], h, v) for p, v, h in zip(paths, vectors, hashes)],
         [],
     )
-    return {p: ids[p] for p in paths}
+    return {p: records[p].id for p in paths}
+
+
+def entry(record: FileRecord, content_hash: bytes, vector: np.ndarray | None, width: int = 40) -> Embedded:
+    return Embedded(record.id, record.size, record.mtime_ns, content_hash, width, 30, vector)
 
 
 Library = tuple[dict[str, int], np.ndarray, WordEmbedder]
@@ -129,8 +133,8 @@ def test_a_file_deleted_after_the_vectors_loaded_is_left_out(store: Store, libra
     searcher = Searcher(store, embedder)
     before = [r.path for r in searcher.search("q", 10)]
     store.remove_paths([before[0]])
-    # No refresh: the index still ranks the deleted file, whose metadata is gone.
-    assert [r.path for r in searcher.search("q", 10)] == before[1:]
+    after = [r.path for r in searcher.search("q", 10)]
+    assert after[:9] == before[1:] and before[0] not in after and len(after) == 10
 
 
 def test_identical_photos_rank_by_file_id(store: Store, tmp_path: Path) -> None:
@@ -149,20 +153,18 @@ def test_an_empty_index_finds_nothing(store: Store) -> None:
     assert Searcher(store, WordEmbedder({"q": np.ones(DIM, np.float32)})).search("q", 5) == []
 
 
-def test_refresh_sees_new_photos_and_recomputes_folder_filters(store: Store, library: Library, tmp_path: Path) -> None:
+def test_new_photos_are_found_and_folder_filters_recomputed(store: Store, library: Library, tmp_path: Path) -> None:
     _, _, embedder = library
     searcher = Searcher(store, embedder)
     folder = str(tmp_path / "photos")
     assert len(searcher.search("q", 1000, folder=folder)) == 300
     late = add_photos(store, store.folder(folder), ["late.jpg"], embedder.words["q"][np.newaxis], [b"late"])
-    assert len(searcher.search("q", 1000, folder=folder)) == 300
-    searcher.refresh()
     results = searcher.search("q", 1000, folder=folder)
     assert len(results) == 301
     assert results[0].path == next(iter(late))
 
 
-def test_refresh_reads_only_what_changed_and_ranks_as_a_fresh_load(
+def test_catching_up_reads_only_what_changed_and_ranks_as_a_fresh_load(
     store: Store, library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids, _, embedder = library
@@ -171,9 +173,11 @@ def test_refresh_reads_only_what_changed_and_ranks_as_a_fresh_load(
     searcher.search("q", 10)
     paths = list(ids)
     changed, deleted, unreadable = paths[5], paths[6], paths[7]
-    store.commit_batch(WordEmbedder.model_id, [(ids[changed], b"edited", 40, 30, query)], [])  # re-embedded
+    records = store.records_by_ids(ids.values())
+    store.commit_batch(WordEmbedder.model_id, [entry(records[ids[changed]], b"edited", query)], [])  # re-embedded
     store.remove_paths([deleted])
-    store.commit_batch(WordEmbedder.model_id, [], [(ids[unreadable], "truncated")])
+    bad = records[ids[unreadable]]
+    store.commit_batch(WordEmbedder.model_id, [], [Skipped(bad.id, bad.size, bad.mtime_ns, "truncated")])
     (new,) = add_photos(store, store.folder(str(tmp_path / "photos")), ["new.jpg"], -query[np.newaxis], [b"new"])
 
     streamed: list[int] = []
@@ -185,7 +189,6 @@ def test_refresh_reads_only_what_changed_and_ranks_as_a_fresh_load(
             yield chunk_ids, rows
 
     monkeypatch.setattr(store, "iter_vectors", counting)
-    searcher.refresh()
     results = searcher.search("q", 400)
     assert sum(streamed) == 2  # the edited photo and the new one; not the 348 others
     assert results[0].path == changed and results[-1].path == new
@@ -194,12 +197,31 @@ def test_refresh_reads_only_what_changed_and_ranks_as_a_fresh_load(
     assert [(r.path, round(r.score, 4)) for r in results] == [(r.path, round(r.score, 4)) for r in fresh]
 
 
-def test_refresh_after_a_folder_is_removed_leaves_its_photos_out(store: Store, library: Library, tmp_path: Path) -> None:
+def test_a_removed_folder_leaves_its_photos_out(store: Store, library: Library, tmp_path: Path) -> None:
     _, _, embedder = library
     searcher = Searcher(store, embedder)
     assert len(searcher.search("q", 400)) == 350
     store.remove_folder(str(tmp_path / "photos2"))
-    searcher.refresh()
     results = searcher.search("q", 400)
     assert len(results) == 300
     assert not any(r.path.startswith(str(tmp_path / "photos2") + os.sep) for r in results)
+
+
+def test_writes_of_another_connection_are_seen_and_never_attach_a_vector_to_another_photo(
+    store: Store, tmp_path: Path
+) -> None:
+    # The window's searcher (``store``) and `xmr` in another process (``other``): the old bug was that the
+    # window's list of changes lived in its own memory, and SQLite handed the removed photos' ids to new ones.
+    rng = np.random.default_rng(5)
+    cat, invoice = unit(rng, 2)
+    cats = store.add_folder(str(tmp_path / "cats"))
+    add_photos(store, cats, [f"cat{i}.jpg" for i in range(3)], np.tile(cat, (3, 1)), [bytes([1, i]) for i in range(3)])
+    searcher = Searcher(store, WordEmbedder({"cat": cat, "invoice": invoice}))
+    assert all("cat" in r.path for r in searcher.search("cat", 3))
+    with Store.open(store.path) as other:
+        other.remove_folder(cats.path)
+        scans = other.add_folder(str(tmp_path / "scans"))
+        add_photos(other, scans, [f"invoice{i}.jpg" for i in range(3)], np.tile(invoice, (3, 1)), [bytes([2, i]) for i in range(3)])
+    found = searcher.search("cat", 10)
+    assert all("invoice" in r.path for r in found) and all(r.score < 0.9 for r in found)
+    assert [r.score for r in searcher.search("invoice", 1)] == [pytest.approx(1.0, abs=1e-3)]

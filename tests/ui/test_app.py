@@ -28,6 +28,7 @@ def test_an_uncaught_exception_shows_a_dialog_with_the_log_path(qtbot: Any, tmp_
     except ValueError as error:
         hook(type(error), error, error.__traceback__)
     assert len(shown) == 1 and "ValueError: boom" in shown[0] and str(tmp_path / "xmr.log") in shown[0]
+    assert "names folders and photos" in shown[0] and "Please include it" not in shown[0]
 
     # From another thread the dialog is still shown on the GUI thread.
     def fail() -> None:
@@ -67,3 +68,16 @@ def test_main_shows_the_window_before_loading_anything(qtbot: Any, tmp_path: Pat
         if getattr(handler, "_xmr", False):
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def test_a_data_dir_that_cannot_be_created_is_a_dialog_not_silence(qtbot: Any, tmp_path: Path, monkeypatch: Any,
+                                                                     capsys: Any) -> None:
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    assert app_module.main(["--data-dir", str(blocker / "xmr")]) == 1
+    assert len(shown) == 1 and str(blocker / "xmr") in shown[0][1] and "--data-dir" in shown[0][1]
+    assert "cannot use" in capsys.readouterr().err
+    assert not isinstance(sys.excepthook, ExceptionDialogHook)  # it never got that far

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Signal
 
 from fakes import ColourEmbedder
 from synthetic_shapes import all_items, make_folder
-from tests.ui.helpers import INDEX_TIMEOUT_MS, indexed_at_least
+from tests.ui.helpers import INDEX_TIMEOUT_MS, EventRelay, indexed_at_least
+from xmr_desktop.core.events import ActivityChanged, IndexingProgress
 from xmr_desktop.library.store import Store
 
 
@@ -32,19 +32,6 @@ class SlowColourEmbedder(ColourEmbedder):
         return super().embed_images(pixels)
 
 
-class Relay(QObject):
-    """Re-emits a worker signal on the GUI thread, where pytest-qt's blockers must be used."""
-
-    fired = Signal(object)
-
-    def forward(self, *args: object) -> None:
-        self.fired.emit(args)
-
-
-def relay(signal: Any) -> Relay:
-    forwarder = Relay()
-    signal.connect(forwarder.forward)
-    return forwarder
 
 
 @pytest.fixture
@@ -60,7 +47,7 @@ def test_a_search_is_answered_while_indexing_runs(qtbot: Any, make_window: Any, 
     events: list[str] = []
     window.results_shown.connect(lambda generation: events.append("results"))
     window.indexing_finished.connect(lambda report: events.append("finished"))
-    progress = relay(window.handle.worker.progress)
+    progress = EventRelay(window, IndexingProgress)
     with qtbot.waitSignal(progress.fired, timeout=INDEX_TIMEOUT_MS):
         window.add_folder(str(many_photos))
     with qtbot.waitSignal(window.results_shown, timeout=INDEX_TIMEOUT_MS):
@@ -76,11 +63,11 @@ def test_a_search_is_answered_while_indexing_runs(qtbot: Any, make_window: Any, 
 def test_pause_and_resume(qtbot: Any, make_window: Any, many_photos: Path) -> None:
     model = SlowColourEmbedder()
     window = make_window(model)
-    states = relay(window.handle.worker.state_changed)
-    progress = relay(window.handle.worker.progress)
+    states = EventRelay(window, ActivityChanged)
+    progress = EventRelay(window, IndexingProgress)
     with qtbot.waitSignal(progress.fired, timeout=INDEX_TIMEOUT_MS):
         window.add_folder(str(many_photos))
-    with qtbot.waitSignal(states.fired, timeout=INDEX_TIMEOUT_MS, check_params_cb=lambda args: args == ("paused",)):
+    with qtbot.waitSignal(states.fired, timeout=INDEX_TIMEOUT_MS, check_params_cb=lambda event: event.activity == "paused"):
         window.status_panel.pause_button.click()
     assert window.status_panel.activity_label.text() == "Indexing paused"
     embedded = model.images_embedded
@@ -97,13 +84,13 @@ def test_closing_mid_indexing_is_clean_and_the_next_start_resumes(
 ) -> None:
     first_model = SlowColourEmbedder(delay=0.05)
     window = make_window(first_model)
-    progress = relay(window.handle.worker.progress)
+    progress = EventRelay(window, IndexingProgress)
     with qtbot.waitSignal(progress.fired, timeout=INDEX_TIMEOUT_MS):
         window.add_folder(str(many_photos))
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 2.0
-    assert not window.handle.running
+    assert not window.library.running
     done_before = first_model.images_embedded
     assert 0 < done_before < 240
 

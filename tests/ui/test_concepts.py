@@ -10,6 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
 from tests.ui.helpers import INDEX_TIMEOUT_MS, indexed_at_least
+from xmr_desktop.core.commands import ForgetConcept, LoadModel, TeachConcept
 from xmr_desktop.ui.concepts_dialog import NO_SELECTION, TeachDialog
 
 TAUGHT = ("red_circle_0.png", "blue_triangle_0.png")  # not neighbours in colour: only the concept ranks them first
@@ -37,7 +38,7 @@ def select(window: Any, names: tuple[str, ...]) -> None:
 
 
 def has(text: str) -> Callable[[str], bool]:
-    """A ``waitSignal`` check for the status bar: the worker's error reached the window."""
+    """A ``waitSignal`` check for the status bar: the core's error reached the window."""
     return lambda message: text in message
 
 
@@ -87,7 +88,7 @@ def test_names_are_listed_kept_across_model_loads_and_removed(qtbot: Any, make_w
     select(window, TAUGHT[:1])
     teach(qtbot, window, "Rex")
     with qtbot.waitSignal(window.concepts.names_changed, timeout=INDEX_TIMEOUT_MS) as reloaded:
-        window.handle.load_model(None)  # a model (re)load reads the names from learn.sqlite3 again
+        window.bridge.call(LoadModel(None))  # a model (re)load reads the names from learn.sqlite3 again
     assert [info.name for info in reloaded.args[0]] == ["Rex"]
 
     with qtbot.waitSignal(window.concepts.names_changed, timeout=INDEX_TIMEOUT_MS):
@@ -101,7 +102,7 @@ def test_names_are_listed_kept_across_model_loads_and_removed(qtbot: Any, make_w
     assert removed.args[0] == [] and dialog.names() == [] and dialog.empty.isVisibleTo(dialog)
 
     with qtbot.waitSignal(window.statusBar().messageChanged, timeout=INDEX_TIMEOUT_MS, check_params_cb=has("no concept")):
-        window.handle.remove_concept("Rex")
+        window.bridge.call(ForgetConcept("Rex"), None, window.show_message)
 
 
 def test_the_context_menu_teaches_the_selected_photos(qtbot: Any, make_window: Any, photo_dir: Path) -> None:
@@ -146,9 +147,9 @@ def test_no_selection_and_bad_names_are_refused(qtbot: Any, make_window: Any, ph
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert taught == ["Rex"] and not dialog.isVisible()
 
-    # The worker checks too: a request that bypasses the dialog gets a one-line error, not a crash.
+    # The core checks too: a request that bypasses the dialog gets a one-line error, not a crash.
     photo = str(photo_dir / TAUGHT[0])
     for name, photos, expected in (("Rex", [], "at least one photo"), ("", [photo], "cannot be a concept name")):
         with qtbot.waitSignal(window.statusBar().messageChanged, timeout=INDEX_TIMEOUT_MS, check_params_cb=has(expected)):
-            window.handle.teach_concept(name, photos)
+            window.bridge.call(TeachConcept(name, tuple(photos)), None, window.show_message)
     assert window.concepts.names == []

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from xmr_desktop.search.results import SearchResult
-from xmr_desktop.ui.folder_info import FolderInfo, FolderState
+from xmr_desktop.core.state import FolderInfo, FolderState
 from xmr_desktop.ui.folders import FoldersModel
 from xmr_desktop.ui.results_model import ResultsModel, SortOrder
 from xmr_desktop.ui.thumbnails import ThumbnailCache

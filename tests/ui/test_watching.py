@@ -76,9 +76,9 @@ def test_a_burst_of_500_new_photos_embeds_each_once(qtbot: Any, make_window: Any
 def test_a_folder_that_disappears_is_offline_keeps_its_photos_and_is_rescanned_when_back(
     qtbot: Any, make_window: Any, photo_dir: Path, monkeypatch: Any
 ) -> None:
-    from xmr_desktop.ui import worker
+    from xmr_desktop.core import folder_io
 
-    monkeypatch.setattr(worker, "AVAILABILITY_CHECK_MS", 100)
+    monkeypatch.setattr(folder_io, "PROBE_INTERVAL_S", 0.1)
     window = make_window()
     with qtbot.waitSignal(window.indexing_finished, timeout=INDEX_TIMEOUT_MS, check_params_cb=indexed_at_least(5)):
         window.add_folder(str(photo_dir))

@@ -4,6 +4,7 @@ which picks the runtime (LiteRT on the CPU, TensorFlow on a GPU; see ``runtime.p
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -63,6 +64,11 @@ class ClipEmbedder:
                 self._loaded = _LoadedClip(self.directory)
                 log.info("loaded model %s (%s, %d-d) on %s", self.name, self.directory, self.dim, self.device)
         return self
+
+    @property
+    def loaded(self) -> bool:
+        """Whether TensorFlow and the weights are loaded (asking for ``device`` or ``dim`` loads them)."""
+        return self._loaded is not None
 
     @cached_property
     def image_spec(self) -> ImageSpec:
@@ -184,7 +190,8 @@ def load_embedder(
     runtime: str | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> Any:
-    """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP or a two-tower model).
+    """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP, a multilingual text tower bound
+    to its CLIP, or a two-tower model).
 
     ``runtime`` is ``litert``, ``tensorflow`` or None for the automatic choice (``choose_runtime``: LiteRT on
     the CPU, TensorFlow on a GPU; ``XMR_RUNTIME`` overrides). Code that trains passes ``"tensorflow"``. On
@@ -195,6 +202,13 @@ def load_embedder(
     """
     if runtime is not None and runtime not in RUNTIMES[1:]:
         raise XmrError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES[1:])}")
+    from xmr_desktop.engine.tower_embedder import load_text_tower_embedder
+
+    # A multilingual text tower (mclip-b32, a distilled model) comes with the CLIP whose image space it shares.
+    tower = load_text_tower_embedder(model or os.environ.get("XMR_MODEL") or "", models_dir, endpoint=endpoint,
+                                     tqdm_class=tqdm_class, preload=preload)
+    if tower is not None:
+        return tower
     ref = resolve_model_argument(model, models_dir)
     files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
     if (runtime or choose_runtime()) == "litert":

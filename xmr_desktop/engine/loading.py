@@ -1,10 +1,10 @@
 """Getting a CLIP checkpoint onto disk once, and loading it into TensorFlow.
 
-Downloads land in the per-user models folder. A folder is complete only once ``xmr_model.json`` is written
-(last, after an atomic rename), so an interrupted download is never mistaken for a model. PyTorch-layout
-safetensors (most LAION/DataComp repositories) are converted to TensorFlow weights right after download, because
-``TFCLIPModel.from_pretrained`` cannot read them in transformers 4.57 and converting on every start would cost
-seconds.
+Downloads land in the per-user models folder (``engine.downloads`` does them: locked, resumable, verified). A
+folder is complete only once ``xmr_model.json`` is written (last, before an atomic rename), so an interrupted
+download is never mistaken for a model. PyTorch-layout and OpenCLIP safetensors (the LAION/DataComp repositories)
+are converted to TensorFlow weights right after download, because ``TFCLIPModel.from_pretrained`` cannot read them
+in transformers 4.57 and converting on every start would cost seconds.
 """
 
 from __future__ import annotations
@@ -14,17 +14,20 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xmr_desktop.engine.preprocess import ImageSpec
+from xmr_desktop.engine.progress import StageProgress, TransferProgress
 from xmr_desktop.engine.registry import ModelRef, ModelSpec
 from xmr_desktop.engine.tf_runtime import tensorflow
-from xmr_desktop.errors import ModelLoadError, ModelUnavailableError
+from xmr_desktop.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from xmr_desktop.engine.downloads import PrepareStep
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +72,26 @@ def model_folder(ref: ModelRef, models_dir: Path) -> tuple[Path, bool]:
 
 
 def ensure_model(
-    ref: ModelRef, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None
+    ref: ModelRef,
+    models_dir: Path,
+    *,
+    endpoint: str | None = None,
+    tqdm_class: Any = None,
+    on_stage: StageProgress | None = None,
+    on_transfer: TransferProgress | None = None,
+    prepare: PrepareStep | None = None,
 ) -> ModelFiles:
-    """Return the model's folder, downloading (and converting) it first if it is not on disk yet."""
+    """Return the model's folder, downloading (and converting) it first if it is not on disk yet.
+
+    ``on_stage(stage, fraction)``, ``on_transfer(bytes_done, bytes_total)`` and ``prepare`` (a step run on the
+    converted folder before it is marked complete) are passed to ``downloads.install_model``.
+    """
     directory, on_disk = model_folder(ref, models_dir)
     if ref.spec is not None and not on_disk:
-        _download(ref.spec, directory, endpoint=endpoint, tqdm_class=tqdm_class)
+        _download(
+            ref.spec, models_dir, endpoint=endpoint, tqdm_class=tqdm_class, on_stage=on_stage, on_transfer=on_transfer,
+            prepare=prepare,
+        )
     return ModelFiles(directory, ref.spec.name if ref.spec else ref.argument, read_model_id(directory))
 
 
@@ -194,49 +211,8 @@ def convert_pt_checkpoint(source: Path, target: Path) -> None:
             shutil.copy2(source / name, target / name)
 
 
-def _download(spec: ModelSpec, target: Path, *, endpoint: str | None, tqdm_class: Any) -> None:
-    from huggingface_hub import snapshot_download
+def _download(spec: ModelSpec, models_dir: Path, **options: Any) -> None:
+    """Install ``spec`` under ``models_dir`` (locked, staged, resumable, verified: see ``engine.downloads``)."""
+    from xmr_desktop.engine.downloads import install_model
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    weights = [TF_WEIGHTS] if spec.weights == "tf_h5" else [PT_WEIGHTS]
-    if spec.dim == 0:  # an unregistered hub id: take whichever format it has, TensorFlow first
-        weights = [TF_WEIGHTS, PT_WEIGHTS]
-    staging = Path(tempfile.mkdtemp(prefix=f".partial-{spec.folder_name}-", dir=target.parent))
-    try:
-        log.info("downloading %s from the Hugging Face hub into %s", spec.hub_id, target)
-        try:
-            fetched = Path(
-                snapshot_download(
-                    spec.hub_id,
-                    allow_patterns=_SIDE_FILES + weights,
-                    local_dir=staging / "download",
-                    endpoint=endpoint,
-                    tqdm_class=tqdm_class,
-                    etag_timeout=15,
-                )
-            )
-        except (OSError, ValueError) as error:  # requests' and the hub's errors derive from these
-            raise ModelUnavailableError(_unavailable_message(spec, target, error)) from error
-        if (fetched / TF_WEIGHTS).is_file():
-            ready = fetched
-        elif (fetched / PT_WEIGHTS).is_file():
-            ready = staging / "converted"
-            convert_pt_checkpoint(fetched, ready)
-        else:
-            raise ModelUnavailableError(f"{spec.hub_id} has neither {TF_WEIGHTS} nor {PT_WEIGHTS}; it cannot be used")
-        shutil.rmtree(ready / ".cache", ignore_errors=True)
-        write_model_marker(ready, name=spec.name, hub_id=spec.hub_id, image_model_id=spec.hub_id)
-        if target.exists():
-            shutil.rmtree(target)
-        ready.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _unavailable_message(spec: ModelSpec, target: Path, error: BaseException) -> str:
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return (
-        f"model '{spec.name}' is not on disk ({target}) and could not be downloaded from the hub "
-        f"({reason[:160]}). Connect to the internet once, or download '{spec.hub_id}' elsewhere and pass "
-        f"its folder with --model /path/to/folder"
-    )
+    install_model(spec, models_dir, **options)

@@ -28,7 +28,7 @@ def is_two_tower(directory: Path) -> bool:
 
 def load_heads(directory: Path) -> dict[str, np.ndarray]:
     """The trained heads (and feature standardisation) of a two-tower folder; OSError/ValueError if unreadable."""
-    with np.load(Path(directory) / HEADS_FILE) as data:
+    with np.load(Path(directory) / HEADS_FILE, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
 

@@ -8,5 +8,4 @@
 - ``two_tower`` + ``contrastive``: frozen keras.applications CNN + frozen BERT-family encoder, two trained heads.
 - ``concepts``: personal names taught from a few photos, used inside queries (``concept_token``: the learned-token
   alternative, kept for the benchmark).
-- ``cli_commands``: the ``eval``, ``finetune`` and ``concept`` verbs of ``xmr``.
 """

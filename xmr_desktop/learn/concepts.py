@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,49 @@ MAX_PHOTOS = 200
 _NAME = re.compile(r"^[^\W_](?:[\w' -]{0,38}[^\W_])?$")
 # Words that carry no meaning once the name is gone: "a photo of Rex" is just "Rex".
 _FILLER = {"a", "an", "the", "of", "photo", "photos", "picture", "pictures", "image", "images", "my", "our", "with"}
+# The same for Chinese, where words are not separated by spaces ("旺财的照片" is just "旺财").
+_UNSPACED_FILLER = ("我的", "一张", "照片", "图片", "的")
 
 
 class ConceptError(XmrError):
     """A concept that cannot be taught, found or removed."""
+
+
+def _unspaced(letter: str) -> bool:
+    """Whether ``letter`` belongs to a script written without spaces between words (Chinese, Japanese, Thai...)."""
+    name = unicodedata.name(letter, "")
+    return name.startswith(("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN", "HANGUL SYLLABLE"))
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """A concept name as a whole word of a query. Where the name starts or ends in a script written without
+    spaces ("旺财在海滩上"), the neighbouring letters belong to other words, so no word boundary is asked there."""
+    left = "" if _unspaced(name[0]) else r"(?<![\w])"
+    right = "" if _unspaced(name[-1]) else r"(?![\w])"
+    return re.compile(rf"{left}{re.escape(name)}(?:'s)?{right}", re.IGNORECASE)
+
+
+def _without_unspaced_filler(text: str) -> str:
+    for filler in _UNSPACED_FILLER:
+        text = text.replace(filler, " ")
+    return text
+
+
+@dataclass(frozen=True)
+class TermPiece:
+    """One ingredient of a query term's vector: a concept's prototype or the term's remaining words.
+
+    Attributes:
+        kind: ``"concept"`` or ``"text"``.
+        label: the concept's name, or the remaining words.
+        coefficient: its multiplier in the term's (unnormalised) mix.
+        vector: the prototype, or the unit text vector.
+    """
+
+    kind: str
+    label: str
+    coefficient: float
+    vector: np.ndarray
 
 
 def check_name(name: str) -> str:
@@ -100,9 +141,7 @@ class ConceptExpander:
     def __init__(self, concepts: Iterable[StoredConcept], weight: float = MIX_WEIGHT) -> None:
         self.concepts = sorted(concepts, key=lambda c: -len(c.name))
         self.weight = weight
-        self._patterns = [
-            (re.compile(rf"(?<![\w]){re.escape(c.name)}(?:'s)?(?![\w])", re.IGNORECASE), c) for c in self.concepts
-        ]
+        self._patterns = [(_name_pattern(c.name), c) for c in self.concepts]
 
     @classmethod
     def load(cls, db: LearnDB, model_id: str, weight: float = MIX_WEIGHT) -> ConceptExpander:
@@ -111,11 +150,20 @@ class ConceptExpander:
     def __bool__(self) -> bool:
         return bool(self.concepts)
 
-    def mentioned(self, text: str) -> list[StoredConcept]:
-        return [c for pattern, c in self._patterns if pattern.search(text)]
-
     def term_vector(self, text: str, embed_text: Callable[[str], np.ndarray]) -> np.ndarray | None:
         """The vector for a text term, or None when it names no concept (then embed it as usual)."""
+        pieces = self.term_pieces(text, embed_text)
+        if pieces is None:
+            return None
+        mixed = sum(piece.coefficient * piece.vector for piece in pieces)
+        return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
+
+    def term_pieces(self, text: str, embed_text: Callable[[str], np.ndarray]) -> list[TermPiece] | None:
+        """What ``term_vector`` mixes, before its final normalisation: each concept's prototype and the rest's text.
+
+        None when ``text`` names no concept. ``term_vector`` is the normalised sum of ``coefficient * vector``;
+        explanations use the pieces to say how much of a match came from the name and how much from the words.
+        """
         found: list[StoredConcept] = []
         rest = text
         for pattern, concept in self._patterns:
@@ -124,38 +172,17 @@ class ConceptExpander:
                 rest = pattern.sub(" ", rest)
         if not found:
             return None
-        proto = prototype(np.stack([c.prototype for c in found]))
-        words = re.findall(r"[\w']+", rest.lower())
+        # The prototype of several names is the normalised mean of theirs: each name's share of it, unnormalised.
+        units = [np.asarray(c.prototype, np.float32) / max(float(np.linalg.norm(c.prototype)), 1e-12) for c in found]
+        scale = 1.0 / (len(found) * max(float(np.linalg.norm(np.mean(units, axis=0))), 1e-12))
+        words = re.findall(r"[\w']+", _without_unspaced_filler(rest).lower())
         if all(word in _FILLER for word in words):
-            return proto
-        text_vector = np.asarray(embed_text(" ".join(rest.split())), dtype=np.float32)
+            return [TermPiece("concept", c.name, scale, unit) for c, unit in zip(found, units)]
+        rest_text = " ".join(rest.split())
+        text_vector = np.asarray(embed_text(rest_text), dtype=np.float32)
         text_vector = text_vector / max(float(np.linalg.norm(text_vector)), 1e-12)
-        mixed = (1.0 - self.weight) * text_vector + self.weight * proto
-        return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
-
-
-def query_vector(query: str, expander: ConceptExpander | None, embed_text: Callable[[str], np.ndarray],
-                 image_vector: Callable[[str], np.ndarray] | None = None) -> np.ndarray:
-    """A whole query in xmr's syntax as one vector, concepts included: what ``Searcher._rank`` computes.
-
-    Kept here so the concept path is tested end to end with the real parser and ``combine``.
-    """
-    from xmr_desktop.search.query import combine, parse_query
-
-    pairs = []
-    for term in parse_query(query):
-        vector = None
-        if term.kind == "text" and expander:
-            vector = expander.term_vector(term.value, embed_text)
-        if vector is None:
-            if term.kind == "image":
-                if image_vector is None:
-                    raise XmrError("image terms need an image_vector function")
-                vector = image_vector(term.value)
-            else:
-                vector = embed_text(term.value)
-        pairs.append((term.weight, vector))
-    return combine(pairs)
+        pieces = [TermPiece("concept", c.name, self.weight * scale, unit) for c, unit in zip(found, units)]
+        return pieces + [TermPiece("text", rest_text, 1.0 - self.weight, text_vector)]
 
 
 def load_expander(data_dir: Path, model_id: str, weight: float = MIX_WEIGHT) -> ConceptExpander | None:

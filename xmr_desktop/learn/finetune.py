@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ import numpy as np
 
 from xmr_desktop.engine.loading import write_model_marker
 from xmr_desktop.engine.registry import REGISTRY
+from xmr_desktop.engine.staging import staged_model_folder
 from xmr_desktop.engine.tf_runtime import tensorflow
 from xmr_desktop.errors import XmrError
 from xmr_desktop.learn.contrastive import caption_text_ids, multi_positive_loss
@@ -97,7 +97,9 @@ class FinetuneResult:
 
 def check_model_name(name: str) -> str:
     """A name for a tuned model: a folder name that does not shadow a registered model."""
-    if not _NAME.match(name) or name in REGISTRY:
+    from xmr_desktop.engine.text_towers import TEXT_TOWERS
+
+    if not _NAME.match(name) or name in REGISTRY or name in TEXT_TOWERS:
         raise XmrError(
             f"cannot use '{name}' as a model name: use letters, digits, '.', '_' or '-' (at most 64), "
             f"and not one of the built-in names"
@@ -117,7 +119,8 @@ def finetune_text(
     save_to: Path | None = None,
     name: str | None = None,
 ) -> FinetuneResult:
-    """Tune ``embedder``'s text side on ``train`` (a ``ClipEmbedder``; its ``model``/``tokenizer`` are used).
+    """Tune ``embedder``'s text side on ``train`` (a ``ClipEmbedder``, whose ``model``/``tokenizer`` are used, or a
+    ``TextTowerEmbedder``, tuned by ``tower_finetune``).
 
     ``val`` defaults to a fixed-seed ``config.val_fraction`` of ``train``'s images. The embedder's in-memory
     weights are restored to the base model's before returning. With ``save_to`` (``models_dir / name``) the
@@ -131,6 +134,10 @@ def finetune_text(
         train, val = train.split_off(cfg.val_fraction, seed=cfg.seed)
     if save_to is not None and save_to.exists():
         raise XmrError(f"a model named '{save_to.name}' already exists in {save_to.parent}; choose another name")
+    if hasattr(embedder, "tower"):  # a multilingual text tower bound to its CLIP (mclip-b32, a distilled model)
+        from xmr_desktop.learn.tower_finetune import finetune_tower
+
+        return finetune_tower(embedder, train, val, cfg, store=store, cache=cache, progress=progress, save_to=save_to, name=name)
     model, tokenizer = embedder.model, embedder.tokenizer
     max_length = int(model.config.text_config.max_position_embeddings)
 
@@ -219,10 +226,12 @@ def _save(
     after: RetrievalMetrics,
     best_epoch: int,
 ) -> Path:
-    """Write a complete model folder atomically: weights, tokenizer, preprocessor config, then the marker."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=target.parent))
-    try:
+    """Write a complete model folder atomically: weights, tokenizer, preprocessor config, then the marker.
+
+    Under the model's lock, in an owned staging folder (``engine.staging``): a download or another save of the
+    same name never interleaves, and a crash leaves a folder the next start recognises as stale.
+    """
+    with staged_model_folder(target, purpose="finetune") as staging:
         embedder.model.save_pretrained(str(staging))
         embedder.tokenizer.save_pretrained(str(staging))
         base_dir = Path(embedder.directory)
@@ -240,10 +249,6 @@ def _save(
             metrics={"val_before": before.to_json(), "val_after": after.to_json()},
             created=time.time(),
         )
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("saved the tuned model %s in %s", name, target)
     return target
 

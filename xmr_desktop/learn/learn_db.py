@@ -9,6 +9,7 @@ vectors are rounded the same way before use, so a first and a second run report 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -20,6 +21,7 @@ from types import TracebackType
 
 import numpy as np
 
+from xmr_desktop.config import create_private_file
 from xmr_desktop.errors import XmrError
 from xmr_desktop.library.store import VECTOR_DTYPE, transaction, vectors_by_hash
 
@@ -88,6 +90,8 @@ class LearnDB:
             path = path / LEARN_DB_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            with contextlib.suppress(OSError):  # if it cannot be created, sqlite3 says why below
+                create_private_file(path)  # 0600, and SQLite gives its -wal and -shm the same mode
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=5.0, check_same_thread=True)
             conn.execute("PRAGMA journal_mode=WAL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -135,7 +135,8 @@ def karpathy_splits(path: str | Path) -> list[str]:
     data = _load_json(path)
     if _json_format(path, data) != "karpathy":
         return []
-    return sorted({str(entry.get("split", "")) for entry in data["images"]} - {""})
+    entries = [_entry(entry, f"{path.name}: images[{i}]") for i, entry in enumerate(data["images"])]
+    return sorted({str(entry.get("split", "")) for entry in entries} - {""})
 
 
 def write_pairs_csv(path: Path, rows: Sequence[tuple[str, str]]) -> None:
@@ -187,51 +188,109 @@ def _read_csv(path: Path, base: Path) -> PairSet:
     except UnicodeDecodeError as error:
         raise PairsError(f"{path.name} is not UTF-8 text: {error}") from error
     except csv.Error as error:
-        raise PairsError(f"{path.name}: {error}") from error
+        raise PairsError(f"{path.name}:{reader.line_num}: {error}") from error
     return builder.build(path)
 
 
 def _read_coco(path: Path, data: dict[str, Any], base: Path) -> PairSet:
-    files = {}
-    for entry in data["images"]:
-        try:
-            files[entry["id"]] = str(entry["file_name"])
-        except (KeyError, TypeError) as error:
-            raise PairsError(f"{path.name}: an image entry lacks 'id' or 'file_name'") from error
+    files: dict[int | str, str] = {}
+    for i, entry in enumerate(data["images"]):
+        where = f"{path.name}: images[{i}]"
+        entry = _entry(entry, where)
+        files[_key(entry, "id", where)] = _text(entry, "file_name", where)
     builder = _Builder()
-    for note in data["annotations"]:
-        try:
-            name, caption = files[note["image_id"]], str(note["caption"]).strip()
-        except KeyError as error:
-            raise PairsError(f"{path.name}: annotation refers to unknown image {error}") from error
+    for i, note in enumerate(_list(data, "annotations", path.name)):
+        where = f"{path.name}: annotations[{i}]"
+        note = _entry(note, where)
+        image_id = _key(note, "image_id", where)
+        if image_id not in files:
+            raise PairsError(f"{where} refers to image {image_id!r}, which is not among the images")
+        caption = _text(note, "caption", where).strip()
         if caption:
-            builder.add(_resolve(base, name), caption)
+            builder.add(_resolve(base, files[image_id]), caption)
     return builder.build(path)
 
 
 def _read_karpathy(path: Path, data: dict[str, Any], base: Path, split: str | None) -> PairSet:
+    entries = [_entry(entry, f"{path.name}: images[{i}]") for i, entry in enumerate(data["images"])]
     wanted = None if split is None else ({"train", "restval"} if split == "train" else {split})
     if wanted is not None:
-        present = {str(entry.get("split", "")) for entry in data["images"]}
+        present = {str(entry.get("split", "")) for entry in entries}
         if not wanted & present:
             raise PairsError(f"{path.name} has no split '{split}' (it has: {', '.join(sorted(present - {''}))})")
     builder = _Builder()
-    for entry in data["images"]:
+    for i, entry in enumerate(entries):
         if wanted is not None and entry.get("split") not in wanted:
             continue
-        try:
-            filename = str(entry["filename"])
-            sentences = entry["sentences"]
-        except (KeyError, TypeError) as error:
-            raise PairsError(f"{path.name}: an image entry lacks 'filename' or 'sentences'") from error
-        image = base / str(entry["filepath"]) / filename if entry.get("filepath") else base / filename
-        if not image.is_file() and entry.get("filepath"):
+        where = f"{path.name}: images[{i}]"
+        filename = _text(entry, "filename", where)
+        folder = entry.get("filepath")
+        if folder is not None and not isinstance(folder, str):
+            raise PairsError(f"{where}: 'filepath' must be text, not {_kind(folder)}")
+        image = base / folder / filename if folder else base / filename
+        if not image.is_file() and folder:
             image = base / filename
-        for sentence in sentences:
-            text = str(sentence.get("raw") or " ".join(sentence.get("tokens", []))).strip()
+        sentences = entry.get("sentences")
+        if not isinstance(sentences, list):
+            raise PairsError(f"{where}: 'sentences' must be a list, not {_kind(sentences)}")
+        for j, sentence in enumerate(sentences):
+            text = _sentence_text(_entry(sentence, f"{where}.sentences[{j}]"), f"{where}.sentences[{j}]")
             if text:
                 builder.add(image, text)
     return builder.build(path, split)
+
+
+# -- validation: every malformed entry is a PairsError that names it ------------------------------------------
+
+
+def _entry(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PairsError(f"{where} must be an object with named fields, not {_kind(value)}")
+    return value
+
+
+def _list(data: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise PairsError(f"{where}: '{key}' must be a list, not {_kind(value)}")
+    return value
+
+
+def _text(entry: dict[str, Any], key: str, where: str) -> str:
+    if key not in entry:
+        raise PairsError(f"{where} has no '{key}'")
+    value = entry[key]
+    if not isinstance(value, str):
+        raise PairsError(f"{where}: '{key}' must be text, not {_kind(value)}")
+    return value
+
+
+def _key(entry: dict[str, Any], key: str, where: str) -> int | str:
+    if key not in entry:
+        raise PairsError(f"{where} has no '{key}'")
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PairsError(f"{where}: '{key}' must be a whole number or text, not {_kind(value)}")
+    return value
+
+
+def _sentence_text(sentence: dict[str, Any], where: str) -> str:
+    raw = sentence.get("raw")
+    if raw is not None:
+        if not isinstance(raw, str):
+            raise PairsError(f"{where}: 'raw' must be text, not {_kind(raw)}")
+        if raw.strip():
+            return raw.strip()
+    tokens = sentence.get("tokens", [])
+    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
+        raise PairsError(f"{where}: 'tokens' must be a list of words")
+    return " ".join(tokens).strip()
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )
 
 
 def _resolve(base: Path, name: str) -> Path:
@@ -242,15 +301,18 @@ def _resolve(base: Path, name: str) -> Path:
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError as error:  # [[[[...]]]] thousands deep: no pairs file looks like that
+        raise PairsError(f"cannot read {path.name} as JSON: nested too deeply") from error
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise PairsError(f"cannot read {path.name} as JSON: {error}") from error
 
 
 def _json_format(path: Path, data: Any) -> PairFormat:
     if isinstance(data, dict) and isinstance(data.get("images"), list):
-        if isinstance(data.get("annotations"), list):
+        if "annotations" in data:
             return "coco"
-        if all(isinstance(e, dict) and "sentences" in e for e in data["images"][:10]):
+        # One entry with sentences is enough to tell; the readers then name any entry that is malformed.
+        if any(isinstance(e, dict) and "sentences" in e for e in data["images"][:10]):
             return "karpathy"
     raise PairsError(
         f"{path.name} is neither COCO captions JSON (images + annotations) nor a Karpathy split (images[].sentences)"

@@ -8,12 +8,17 @@ trained with the symmetric contrastive loss and a learned temperature to map bot
 The result is a model folder like any other, recognised by ``"format": "two-tower"`` in ``xmr_model.json``::
 
     xmr_model.json              format, image_model_id (unique: its image vectors are its own), encoders, metrics
-    image_encoder.h5            the frozen CNN (saved whole, so using the model needs no download)
+    image_encoder.weights.h5    the frozen CNN's weights, for the allow-listed architecture the marker names
+      or image_encoder.keras    a .keras CNN given as --image-encoder (built-in layers only, no Lambda)
     text_encoder/               the frozen text encoder and its tokenizer (save_pretrained)
     heads.npz                   the two heads and the feature standardisation
     preprocessor_config.json    the pixel format, readable by ``ImageSpec.from_processor_config``
 
-``TwoTowerEmbedder`` loads such a folder with the same interface as ``ClipEmbedder``.
+``TwoTowerEmbedder`` loads such a folder with the same interface as ``ClipEmbedder``. A model folder is data:
+nothing in it runs (``image_encoders`` builds the CNN from our code and reads only weights; the heads are
+plain arrays; the text encoder is a transformers architecture by name, never remote code). Folders written by
+earlier versions (a whole CNN in ``image_encoder.h5``) still load when their CNN is one of the allow-listed
+architectures, and are otherwise refused with a message to re-train.
 """
 
 from __future__ import annotations
@@ -21,8 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,10 +37,19 @@ import numpy as np
 
 from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, write_model_marker
 from xmr_desktop.engine.preprocess import ImageSpec
-from xmr_desktop.engine.two_tower_format import FORMAT, HEADS_FILE, apply_head, is_two_tower, load_heads
+from xmr_desktop.engine.staging import staged_model_folder
 from xmr_desktop.engine.tf_runtime import compute_device, tensorflow
+from xmr_desktop.engine.two_tower_format import FORMAT, HEADS_FILE, apply_head, is_two_tower, load_heads
 from xmr_desktop.errors import ModelLoadError, ModelUnavailableError, XmrError
 from xmr_desktop.learn.contrastive import ContrastiveConfig, caption_text_ids, train_heads
+from xmr_desktop.learn.image_encoders import (
+    HDF5_SUFFIXES,
+    IMAGE_ENCODERS,
+    build_architecture,
+    load_keras_archive,
+    refuse_whole_model_hdf5,
+    split_weights_source,
+)
 from xmr_desktop.learn.image_vectors import image_vectors
 from xmr_desktop.learn.learn_db import LearnDB
 from xmr_desktop.learn.metrics import RetrievalMetrics, format_table
@@ -45,7 +57,9 @@ from xmr_desktop.learn.pairs import PairSet
 
 log = logging.getLogger(__name__)
 
-IMAGE_ENCODER_FILE = "image_encoder.h5"
+IMAGE_WEIGHTS_FILE = "image_encoder.weights.h5"
+IMAGE_KERAS_FILE = "image_encoder.keras"
+LEGACY_IMAGE_ENCODER_FILE = "image_encoder.h5"  # a whole Keras model, written before 2026-12; weights read only
 TEXT_ENCODER_DIR = "text_encoder"
 
 # How each keras.applications family wants its input, written as CLIP-style mean/std on [0, 1] pixels:
@@ -57,15 +71,6 @@ PREPROCESS: dict[str, tuple[tuple[float, float, float], tuple[float, float, floa
     "torch": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), False),
     "raw": ((0.0, 0.0, 0.0), (1 / 255, 1 / 255, 1 / 255), False),
 }
-IMAGE_ENCODERS: dict[str, tuple[str, str, int]] = {
-    "resnet50": ("ResNet50", "caffe", 224),
-    "vgg16": ("VGG16", "caffe", 224),
-    "mobilenet_v2": ("MobileNetV2", "tf", 224),
-    "efficientnet_b0": ("EfficientNetB0", "raw", 224),
-    "convnext_tiny": ("ConvNeXtTiny", "raw", 224),
-}
-
-
 def _image_spec(preprocess: str, size: int) -> ImageSpec:
     mean, std, _ = PREPROCESS[preprocess]
     return ImageSpec(shortest_edge=size, crop=(size, size), mean=mean, std=std)
@@ -74,9 +79,10 @@ def _image_spec(preprocess: str, size: int) -> ImageSpec:
 class _ImageTower:
     """A frozen CNN giving pooled features from (N, 3, H, W) pixels in its ``ImageSpec``."""
 
-    def __init__(self, keras_model: Any, preprocess: str, size: int, identity: str) -> None:
+    def __init__(self, keras_model: Any, preprocess: str, size: int, identity: str, architecture: str | None = None) -> None:
         tf = tensorflow()
         self.keras_model = keras_model
+        self.architecture = architecture  # an IMAGE_ENCODERS name, or None for a .keras model
         self.preprocess = preprocess
         self.size = size
         self.image_spec = _image_spec(preprocess, size)
@@ -94,32 +100,39 @@ class _ImageTower:
 
 
 def load_image_tower(source: str | Path, *, preprocess: str | None = None, size: int | None = None) -> _ImageTower:
-    """A named ``keras.applications`` CNN with ImageNet weights, or a saved Keras model file (``.h5``/``.keras``)."""
-    tensorflow()
-    import tf_keras
+    """The frozen CNN named by ``--image-encoder``; nothing from the file runs.
 
-    text = str(source)
-    if text.lower() in IMAGE_ENCODERS:
-        cls, mode, default_size = IMAGE_ENCODERS[text.lower()]
+    ``source`` is a ``keras.applications`` name from ``IMAGE_ENCODERS`` (ImageNet weights, downloaded by Keras
+    once), ``NAME:FILE`` (that architecture with the weights in FILE, e.g. an offline copy), or a ``.keras``
+    file of built-in layers (no Lambda), loaded in safe mode. A whole model saved as HDF5 is refused.
+    """
+    tensorflow()
+    name, weights = split_weights_source(str(source))
+    if name.lower() in IMAGE_ENCODERS:
+        name = name.lower()
+        _, mode, default_size = IMAGE_ENCODERS[name]
         size = size or default_size
-        try:
-            model = getattr(tf_keras.applications, cls)(include_top=False, pooling="avg", weights="imagenet", input_shape=(size, size, 3))
-        except (OSError, ValueError, Exception) as error:  # keras wraps download failures in plain Exception
-            raise ModelUnavailableError(
-                f"cannot get the ImageNet weights of {cls} ({str(error).splitlines()[0][:120]}); connect once, "
-                f"or pass a saved Keras model file with --image-encoder PATH"
-            ) from error
-        return _ImageTower(model, preprocess or mode, size, text.lower())
-    path = Path(text).expanduser()
+        if weights is None:
+            return _ImageTower(build_architecture(name, size, "imagenet"), preprocess or mode, size, name, name)
+        path = Path(weights).expanduser()
+        model = build_architecture(name, size, path)
+        return _ImageTower(model, preprocess or mode, size, f"{name}:{_file_identity(path)}", name)
+    path = Path(name).expanduser()
     if not path.is_file():
-        raise ModelUnavailableError(f"unknown image encoder '{text}': not one of {', '.join(IMAGE_ENCODERS)} nor a Keras model file")
-    try:
-        model = tf_keras.models.load_model(str(path), compile=False)
-    except (OSError, ValueError, ImportError) as error:
-        raise ModelLoadError(f"cannot load the Keras model {path}: {error}") from error
+        raise ModelUnavailableError(
+            f"unknown image encoder '{source}': not one of {', '.join(IMAGE_ENCODERS)}, NAME:WEIGHTS_FILE, "
+            f"nor a .keras model file"
+        )
+    if path.suffix.lower() in HDF5_SUFFIXES:
+        raise refuse_whole_model_hdf5(path)
+    model = load_keras_archive(path)
     size = size or int(model.input_shape[1])
+    return _ImageTower(model, preprocess or "tf", size, _file_identity(path))
+
+
+def _file_identity(path: Path) -> str:
     stat = path.stat()
-    return _ImageTower(model, preprocess or "tf", size, f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 class _TextTower:
@@ -130,8 +143,9 @@ class _TextTower:
         from transformers import AutoTokenizer, TFAutoModel
 
         try:
-            self.model = TFAutoModel.from_pretrained(str(source))
-            self.tokenizer = AutoTokenizer.from_pretrained(str(source))
+            # A transformers architecture chosen by name from the config; never code shipped with the folder.
+            self.model = TFAutoModel.from_pretrained(str(source), trust_remote_code=False)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(source), trust_remote_code=False)
         except (OSError, ValueError) as error:
             raise ModelUnavailableError(
                 f"cannot load the text encoder '{source}' ({str(error).splitlines()[0][:120]}); pass a local folder"
@@ -208,13 +222,16 @@ def train_two_tower(
 def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTower, heads: dict[str, np.ndarray],
           image_source: Any, text_source: Any, cfg: ContrastiveConfig, train: PairSet, val: PairSet,
           metrics: RetrievalMetrics) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=target.parent))
-    try:
-        with warnings.catch_warnings():
-            # HDF5 on purpose: one file that tf_keras.models.load_model reads back without custom objects.
-            warnings.simplefilter("ignore", UserWarning)
-            image_tower.keras_model.save(str(staging / IMAGE_ENCODER_FILE), include_optimizer=False)
+    with staged_model_folder(target, purpose="two-tower") as staging:
+        if image_tower.architecture is not None:
+            # Weights only: loading rebuilds the architecture from our code (image_encoders).
+            image_tower.keras_model.save_weights(str(staging / IMAGE_WEIGHTS_FILE))
+            image_files = {"architecture": image_tower.architecture, "weights": IMAGE_WEIGHTS_FILE}
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                image_tower.keras_model.save(str(staging / IMAGE_KERAS_FILE))
+            image_files = {"keras_file": IMAGE_KERAS_FILE}
         text_tower.model.save_pretrained(str(staging / TEXT_ENCODER_DIR))
         text_tower.tokenizer.save_pretrained(str(staging / TEXT_ENCODER_DIR))
         np.savez(staging / HEADS_FILE, **heads)
@@ -233,7 +250,7 @@ def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTo
             recipe="two-tower",
             image_model_id=f"two-tower:{name}:{digest.hexdigest()}",
             image_encoder={"source": str(image_source), "preprocess": image_tower.preprocess, "input_size": image_tower.size,
-                           "bgr": PREPROCESS[image_tower.preprocess][2]},
+                           "bgr": PREPROCESS[image_tower.preprocess][2], **image_files},
             text_encoder={"source": str(text_source), "pooling": "mean", "max_length": text_tower.max_length},
             dim=int(heads["image_w"].shape[1]),
             training=asdict(cfg),
@@ -241,10 +258,6 @@ def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTo
             metrics={"val": metrics.to_json()},
             created=time.time(),
         )
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
@@ -257,8 +270,6 @@ class TwoTowerEmbedder:
 
     def __init__(self, files: ModelFiles) -> None:
         tensorflow()
-        import tf_keras
-
         self.name = files.name
         self.model_id = files.model_id
         self.directory = files.directory
@@ -266,11 +277,12 @@ class TwoTowerEmbedder:
         try:
             record = json.loads((files.directory / MODEL_MARKER).read_text(encoding="utf-8"))
             image = record["image_encoder"]
-            keras_model = tf_keras.models.load_model(str(files.directory / IMAGE_ENCODER_FILE), compile=False)
+            size = int(image["input_size"])
+            keras_model = _saved_image_encoder(files.directory, image, size)
             self._heads = load_heads(files.directory)
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise ModelLoadError(f"cannot load the two-tower model in {files.directory}: {error}") from error
-        self._image = _ImageTower(keras_model, image["preprocess"], int(image["input_size"]), self.model_id)
+        self._image = _ImageTower(keras_model, image["preprocess"], size, self.model_id)
         self._text = _TextTower(files.directory / TEXT_ENCODER_DIR, int(record["text_encoder"].get("max_length", 64)))
         self.image_spec = self._image.image_spec
         self.dim = int(self._heads["image_w"].shape[1])
@@ -289,3 +301,33 @@ class TwoTowerEmbedder:
     def close(self) -> None:
         self._image = self._text = None  # type: ignore[assignment]
         tensorflow().keras.backend.clear_session()
+
+
+def _saved_image_encoder(directory: Path, image: dict[str, Any], size: int) -> Any:
+    """The CNN of a saved two-tower folder, rebuilt from our code with the folder's weights (never its code)."""
+    if "architecture" in image:
+        name = str(image["architecture"])
+        if name not in IMAGE_ENCODERS:
+            raise ModelLoadError(f"{directory}: unknown image encoder architecture '{name}'")
+        return build_architecture(name, size, _inside(directory, image["weights"]))
+    if "keras_file" in image:
+        return load_keras_archive(_inside(directory, image["keras_file"]))
+    # Written before weights-only folders: a whole model in HDF5. Its weights are usable when the CNN it was
+    # made from is one we can build; the model itself is never deserialised.
+    source = str(image.get("source", ""))
+    legacy = directory / LEGACY_IMAGE_ENCODER_FILE
+    if source.lower() in IMAGE_ENCODERS and legacy.is_file():
+        return build_architecture(source.lower(), size, legacy)
+    raise ModelLoadError(
+        f"the two-tower model in {directory} keeps its image encoder as a whole Keras model, which xmr no longer "
+        f"loads because that can run code; train it again with `xmr finetune --recipe two-tower` "
+        f"(--image-encoder NAME, NAME:WEIGHTS_FILE or a .keras file)"
+    )
+
+
+def _inside(directory: Path, name: object) -> Path:
+    """A file named by the marker, which must be a plain name inside the model folder."""
+    text = str(name)
+    if not text or Path(text).name != text or text in (".", ".."):
+        raise ModelLoadError(f"{directory}: the model record names '{text}', which is not a file of the folder")
+    return directory / text

@@ -5,10 +5,18 @@ deleted, roots to rescan) and handed to a callback once the burst has been quiet
 at the latest ``max_wait`` seconds after its first event, so a camera import of thousands of files arrives as
 a few batches instead of thousands of callbacks. ``apply_changes`` brings the store in line with one batch
 (stat-only, per path), the same way the scanner would, without walking whole folders.
+
+Watching can be incomplete: inotify has a per-user limit of watches (one per directory), and watchdog skips
+the subdirectories it cannot watch without a word. ``watch`` returns a ``WatchStatus`` saying so ("live
+updates off (raise fs.inotify.max_user_watches)"), so the folder can be shown that way and rescanned
+periodically instead. When the kernel's event queue overflows, events were lost: every root is put in the
+next batch's ``rescan``. Only the event types the handler uses are subscribed to, so reading photos (the
+indexer's own opens and closes) generates no events at all.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -32,6 +40,13 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from xmr_desktop.library.scanner import SKIPPED_DIR_NAMES, image_extensions
+from xmr_desktop.library.watch_limits import (
+    LIVE_UPDATES_OFF,
+    OVERFLOWS,
+    WatchStatus,
+    inotify_limit_problem,
+    is_inotify,
+)
 from xmr_desktop.library.store import Folder, Store
 
 log = logging.getLogger(__name__)
@@ -39,6 +54,12 @@ log = logging.getLogger(__name__)
 DEBOUNCE_S = 1.0
 MAX_WAIT_S = 5.0
 
+# What _RootHandler acts on. Opens, reads and closes without writing (the indexer reading photos) are left
+# out, so the kernel does not even queue them.
+WATCHED_EVENTS: tuple[type[FileSystemEvent], ...] = (
+    FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
+    DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
+)
 
 @dataclass
 class Changes:
@@ -86,15 +107,21 @@ def is_photo_path(path: str, root: str) -> bool:
 class _RootHandler(FileSystemEventHandler):
     """Turns the events under one watched root into ``Changes`` entries."""
 
-    def __init__(self, root: str, sink: Callable[[Callable[[Changes], None]], None]) -> None:
+    def __init__(
+        self, root: str, sink: Callable[[Callable[[Changes], None]], None],
+        on_new_directory: Callable[[str], None] | None = None,
+    ) -> None:
         self.root = root
         self._sink = sink
+        self._on_new_directory = on_new_directory
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         src = os.fsdecode(event.src_path)
         if isinstance(event, (DirCreatedEvent, DirDeletedEvent, DirMovedEvent)):
             # Files inside a created or moved-in directory may predate the watch on it: walk the root.
             self._sink(lambda c: c.rescan.add(self.root))
+            if self._on_new_directory is not None and not isinstance(event, DirDeletedEvent):
+                self._on_new_directory(self.root)  # its watch may have hit the limit
         elif isinstance(event, FileMovedEvent):
             dest = os.fsdecode(event.dest_path)
             self._sink(lambda c: self._moved(c, src, dest))
@@ -127,13 +154,21 @@ class FolderWatcher:
         debounce: float = DEBOUNCE_S,
         max_wait: float = MAX_WAIT_S,
         observer_factory: Callable[[], Any] = Observer,
+        on_status: Callable[[WatchStatus], None] | None = None,
+        limit_probe: Callable[[str], str | None] | None = None,
     ) -> None:
         self.debounce = debounce
         self.max_wait = max_wait
         self._on_changes = on_changes
+        self._on_status = on_status
         self._observer = observer_factory()
         self._observer.daemon = True
+        # Only an inotify observer has a watch limit to run into (macOS FSEvents and Windows watch trees whole).
+        self._limit_probe = limit_probe if limit_probe is not None else (
+            inotify_limit_problem if is_inotify(self._observer) else None
+        )
         self._watches: dict[str, Any] = {}
+        self._status: dict[str, WatchStatus] = {}
         self._pending = Changes()
         self._first_event = 0.0
         self._last_event = 0.0
@@ -142,26 +177,39 @@ class FolderWatcher:
         self._observer.start()
         self._flusher = threading.Thread(target=self._flush_loop, name="xmr-watch-flush", daemon=True)
         self._flusher.start()
+        OVERFLOWS.subscribe(self._events_lost)
 
     @property
     def roots(self) -> list[str]:
         return sorted(self._watches)
 
-    def watch(self, root: str) -> bool:
-        """Start watching ``root`` recursively; False (logged) when it is missing or the OS refuses a watch."""
+    def watch(self, root: str) -> WatchStatus:
+        """Start watching ``root`` recursively and say how complete the watch is (see ``WatchStatus``)."""
         root = os.path.abspath(root)
         if root in self._watches:
-            return True
+            return self._status[root]
+        handler = _RootHandler(root, self._add, self._check_limit if self._limit_probe is not None else None)
         try:
-            self._watches[root] = self._observer.schedule(_RootHandler(root, self._add), root, recursive=True)
-        except OSError as error:  # missing folder, or inotify's max_user_watches reached
+            self._watches[root] = self._observer.schedule(handler, root, recursive=True, event_filter=list(WATCHED_EVENTS))
+        except OSError as error:  # missing folder, or inotify's limit reached at the root itself
             log.warning("cannot watch %s: %s", root, error)
-            return False
+            limited = error.errno in (errno.ENOSPC, errno.EMFILE)
+            status = WatchStatus(root, "off", LIVE_UPDATES_OFF if limited else (error.strerror or str(error)))
+            self._status.pop(root, None)
+            return status
+        self._status[root] = WatchStatus(root, "watching")
+        self._check_limit(root)
         log.info("watching %s", root)
-        return True
+        return self._status[root]
+
+    def status(self, root: str) -> WatchStatus:
+        """The current status of ``root`` (``"off"`` if it is not watched)."""
+        root = os.path.abspath(root)
+        return self._status.get(root, WatchStatus(root, "off", "not watched"))
 
     def unwatch(self, root: str) -> None:
         """Stop watching ``root``; unknown roots are ignored."""
+        self._status.pop(os.path.abspath(root), None)
         watch = self._watches.pop(os.path.abspath(root), None)
         if watch is not None:
             try:
@@ -169,8 +217,8 @@ class FolderWatcher:
             except (KeyError, OSError) as error:  # the emitter already died with its folder
                 log.debug("unwatching %s: %s", root, error)
 
-    def rewatch(self, root: str) -> bool:
-        """Drop and re-create the watch of a root that went away and came back."""
+    def rewatch(self, root: str) -> WatchStatus:
+        """Drop and re-create the watch of a root that went away and came back (or whose watch was incomplete)."""
         self.unwatch(root)
         return self.watch(root)
 
@@ -187,9 +235,35 @@ class FolderWatcher:
                 return
             self._stopped = True
             self._wake.notify()
+        OVERFLOWS.unsubscribe(self._events_lost)
         self._observer.stop()
         self._observer.join(timeout=2)
         self._flusher.join(timeout=2)
+
+    def _check_limit(self, root: str) -> None:
+        """Mark ``root`` incomplete if the watch limit is reached now (some of its folders went unwatched)."""
+        if self._limit_probe is None or root not in self._status or not self._status[root].complete:
+            return
+        problem = self._limit_probe(root)
+        if problem is not None:
+            log.warning("watching %s is incomplete: %s", root, problem)
+            self._set_status(WatchStatus(root, "incomplete", problem))
+
+    def _set_status(self, status: WatchStatus) -> None:
+        self._status[status.root] = status
+        if self._on_status is not None:
+            try:
+                self._on_status(status)
+            except Exception:  # a failing consumer must not end watching
+                log.exception("reporting the watch status of %s failed", status.root)
+
+    def _events_lost(self) -> None:
+        """The kernel dropped events (queue overflow): every root needs a walk; watchdog re-adds the watches."""
+        roots = list(self._watches)
+        if roots:
+            self._add(lambda c: c.rescan.update(roots))
+        for root in roots:
+            self._check_limit(root)
 
     def _add(self, update: Callable[[Changes], None]) -> None:
         with self._wake:
@@ -261,7 +335,7 @@ def apply_changes(store: Store, changes: Changes) -> AppliedChanges:
             deleted.add(path)
             continue
         except OSError as error:
-            log.info("cannot stat %s: %s", path, error)
+            log.debug("cannot stat %s: %s", path, error)
             continue
         if os.path.isfile(path):
             by_folder.setdefault(folder.id, []).append((path, st.st_size, st.st_mtime_ns))

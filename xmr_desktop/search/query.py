@@ -14,6 +14,9 @@ Syntax (modelled on rclip):
   A number out of range (``0:dog``, ``500:dog``) is a :class:`QueryError`, not silently text.
 - A term naming an existing file (``~`` expanded) is an image query; a term that looks like a path
   (``/...``, ``~/...``, ``./...``, ``C:\\...``) but names no file is a :class:`QueryError`.
+- A query holds at most ``MAX_QUERY_CHARS`` characters and ``MAX_QUERY_TERMS`` terms: each term costs a
+  text-tower call, and a pasted list of thousands would block searching for minutes. The search box takes
+  ``MAX_QUERY_CHARS`` as its maximum length.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ import numpy as np
 from xmr_desktop.errors import QueryError
 
 MAX_WEIGHT = 100.0
+# Room for a long description or a query image's full path (PATH_MAX is 4096 on Linux, 1024 on macOS) plus a
+# few words; CLIP reads only the first 77 tokens of a term anyway.
+MAX_QUERY_CHARS = 4200
+MAX_QUERY_TERMS = 16
+SEARCH_BOX_MAX_CHARS = MAX_QUERY_CHARS  # for the window's search box (QLineEdit.setMaxLength)
 
 # A quoted span is matched (and skipped) first so that operators inside it never split.
 _SEPARATOR = re.compile(r'"[^"]*"|(?:(?<=\s)|^)([+-])(?=\s|$)')
@@ -56,8 +64,11 @@ def parse_query(text: str, *, image_exists: Callable[[str], bool] = os.path.isfi
     """Split ``text`` into weighted terms (syntax in the module docstring).
 
     ``image_exists`` is asked about each term's ``~``-expanded path; tests inject it instead of making files.
-    Raises :class:`QueryError` for an empty query, a weight out of range, or a path naming no file.
+    Raises :class:`QueryError` for an empty query, a weight out of range, a path naming no file, or a query
+    over ``MAX_QUERY_CHARS`` characters or ``MAX_QUERY_TERMS`` terms.
     """
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is too long ({len(text):,} characters; at most {MAX_QUERY_CHARS:,})")
     terms: list[QueryTerm] = []
     sign = 1.0
     start = 0
@@ -65,9 +76,14 @@ def parse_query(text: str, *, image_exists: Callable[[str], bool] = os.path.isfi
         if match.group(1) is None:
             continue  # a quoted span
         _append_term(terms, text[start : match.start()], sign, image_exists)
+        if len(terms) > MAX_QUERY_TERMS:  # before looking up thousands of terms as files
+            break
         sign = -1.0 if match.group(1) == "-" else 1.0
         start = match.end()
-    _append_term(terms, text[start:], sign, image_exists)
+    else:
+        _append_term(terms, text[start:], sign, image_exists)
+    if len(terms) > MAX_QUERY_TERMS:
+        raise QueryError(f"the query has more than {MAX_QUERY_TERMS} terms; join words without ' + ' or ' - '")
     if not terms:
         raise QueryError("empty query")
     return terms

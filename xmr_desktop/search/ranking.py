@@ -122,6 +122,20 @@ class VectorIndex:
     def __len__(self) -> int:
         return self.ids.shape[0]
 
+    def vectors_at(self, rows: np.ndarray) -> np.ndarray:
+        """The rows at these positions as float32 (K×D), decoded from their float16 codes."""
+        positions = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if self._faiss is None or not positions.size:
+            return np.zeros((positions.size, self.dim), np.float32)
+        if positions.min() < 0 or positions.max() >= len(self):
+            raise IndexError(f"row positions must lie in [0, {len(self)})")
+        return self._faiss.reconstruct_batch(positions)
+
+    def vectors_of(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The vectors of these ids (float32), e.g. of the results shown, for explaining them; unknown ids are left out."""
+        rows = self._rows_of(ids)
+        return {int(self.ids[r]): v for r, v in zip(rows, self.vectors_at(rows))}
+
     @property
     def dim(self) -> int:
         return 0 if self._faiss is None else self._faiss.d

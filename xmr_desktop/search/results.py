@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xmr_desktop.search.explain import MatchReason
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,8 @@ class SearchResult:
         mtime: modification time, seconds since the epoch.
         width: pixel width as decoded (after EXIF orientation), 0 when unknown.
         height: pixel height, 0 when unknown.
+        match: ``"strong"`` or ``"weak"`` once the query's cutoff is decided (``search.cutoff``), else None.
+        reasons: why it matched (``search.explain.MatchReason``), empty when not asked for.
     """
 
     path: str
@@ -25,6 +30,15 @@ class SearchResult:
     mtime: float
     width: int = 0
     height: int = 0
+    match: str | None = None
+    reasons: tuple[MatchReason, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields for ``--json``; ``match`` and ``reasons`` only once they are known."""
+        out = asdict(self)
+        out.pop("reasons")
+        if self.match is None:
+            out.pop("match")
+        if self.reasons:
+            out["reasons"] = [reason.to_json() for reason in self.reasons]
+        return out

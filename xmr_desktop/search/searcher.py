@@ -6,14 +6,14 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
-from xmr_desktop.engine.preprocess import ImageRejected, ImageSpec, load_for_embedding
+from xmr_desktop.engine.preprocess import ImageRejected, load_for_embedding
+from xmr_desktop.engine.protocol import Embedder
 from xmr_desktop.errors import QueryError, UnknownFolderError
 from xmr_desktop.learn.concepts import ConceptExpander
-from xmr_desktop.library.scanner import IMAGE_EXTENSIONS
+from xmr_desktop.library.photo_paths import is_photo_file, is_under
 from xmr_desktop.library.store import FileRecord, Store
 from xmr_desktop.search.query import QueryTerm, combine, parse_query
 from xmr_desktop.search.ranking import VectorIndex
@@ -25,24 +25,13 @@ DEFAULT_TOP_K = 50
 _TEXT_CACHE_SIZE = 256
 
 
-class TextImageEmbedder(Protocol):
-    """What search needs of a model (``ClipEmbedder`` or a test double)."""
-
-    model_id: str
-    image_spec: ImageSpec
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def embed_images(self, pixels: np.ndarray) -> np.ndarray: ...
-
-
 class Searcher:
     """Ranks the photos of one store for one model.
 
-    The vectors are loaded into memory on the first search. After ``refresh()`` (call it when the store was
-    written, e.g. an indexing batch committed) the next search first re-reads only the files this store changed
-    since (``Store.changed_since``), so searching while a big library is being indexed stays fast; typing
-    touches the database only to describe the winners.
+    The vectors are loaded into memory on the first search. Every search first asks the index's change feed
+    what changed since (``Store.changed_since``, written by every connection and process) and re-reads only
+    those files, so searching while a big library is being indexed — here or by another process — stays fast
+    and correct; typing touches the database only for that question and to describe the winners.
 
     Attributes:
         store: the index (a connection owned by the calling thread).
@@ -50,19 +39,14 @@ class Searcher:
         concepts: personal names ("Rex") taught from photos; a term naming one mixes in its prototype.
     """
 
-    def __init__(self, store: Store, embedder: TextImageEmbedder, concepts: ConceptExpander | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder, concepts: ConceptExpander | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.concepts = concepts
         self._index: VectorIndex | None = None
-        self._stale = False
         self._change_mark = 0
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._folder_masks: dict[str, np.ndarray] = {}
-
-    def refresh(self) -> None:
-        """The store was written: bring the in-memory vectors up to date before the next search."""
-        self._stale = True
 
     def prepare(self) -> None:
         """Load the vectors and run the text tower once now (its first call traces it, ~1.5 s), so the user's
@@ -82,11 +66,18 @@ class Searcher:
             raise QueryError(f"query image not found: {image_path}")
         return self._rank([QueryTerm(1.0, "image", path)], top_k, folder)
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The unit vector a query in xmr's syntax ranks by (terms embedded, concepts mixed in, combined)."""
+        return self._combined(parse_query(query, image_exists=_is_image_file))
+
+    def _combined(self, terms: list[QueryTerm]) -> np.ndarray:
+        return combine(list(zip((term.weight for term in terms), self._term_vectors(terms))))
+
     def _rank(self, terms: list[QueryTerm], top_k: int, folder: str | None) -> list[SearchResult]:
         index = self._loaded()
         if not len(index):
             return []
-        query = combine([(term.weight, self._term_vector(term)) for term in terms])
+        query = self._combined(terms)
         allowed = self._folder_mask(index, folder) if folder else None
         # The query images themselves are not results.
         query_images = (self.store.file_id_for_path(term.value) for term in terms if term.kind == "image")
@@ -96,41 +87,53 @@ class Searcher:
         return [_result(records[file_id], score) for file_id, score in hits if file_id in records]
 
     def _loaded(self) -> VectorIndex:
+        """The in-memory vectors, caught up with every write to the index since the last search."""
         model_id = self.embedder.model_id
-        changed = self.store.changed_since(self._change_mark) if self._index is not None and self._stale else None
-        if self._index is None or (self._stale and changed is None):
-            self._change_mark = self.store.change_mark()
-            self._index = VectorIndex.from_chunks(self.store.iter_vectors(model_id))
+        changed: np.ndarray | None = None
+        if self._index is not None:
+            self._change_mark, changed = self.store.changed_since(self._change_mark)
+        if self._index is None or changed is None:
+            with self.store.snapshot():  # the mark and the vectors describe the same moment
+                self._change_mark = self.store.change_mark()
+                self._index = VectorIndex.from_chunks(self.store.iter_vectors(model_id))
             self._folder_masks.clear()
             log.debug("loaded %d vectors for %s", len(self._index), model_id)
-        elif changed is not None and changed.size:
-            self._change_mark = self.store.change_mark()
+        elif changed.size:
             self._index.remove(changed)
             self._index.append(self.store.iter_vectors(model_id, file_ids=changed))
             self._folder_masks.clear()
             log.debug("updated %d files' vectors for %s", changed.size, model_id)
-        self._stale = False
         return self._index
 
-    def _term_vector(self, term: QueryTerm) -> np.ndarray:
-        if term.kind == "image":
-            return self._image_vector(term.value)
-        if self.concepts is not None:
-            mixed = self.concepts.term_vector(term.value, self._text_vector)
-            if mixed is not None:
-                return mixed
-        return self._text_vector(term.value)
+    def _term_vectors(self, terms: list[QueryTerm]) -> list[np.ndarray]:
+        """One vector per term; the plain text terms go through the text tower together, in one call."""
+        vectors: list[np.ndarray | None] = []
+        for term in terms:
+            if term.kind == "image":
+                vectors.append(self._image_vector(term.value))
+            elif self.concepts is not None:
+                vectors.append(self.concepts.term_vector(term.value, self._text_vector))
+            else:
+                vectors.append(None)
+        plain = [term.value for term, vector in zip(terms, vectors) if vector is None]
+        embedded = iter(self._text_vectors(plain))
+        return [vector if vector is not None else next(embedded) for vector in vectors]
 
     def _text_vector(self, text: str) -> np.ndarray:
-        cached = self._text_cache.get(text)
-        if cached is None:
-            cached = self.embedder.embed_texts([text])[0]
-            self._text_cache[text] = cached
-            if len(self._text_cache) > _TEXT_CACHE_SIZE:
-                self._text_cache.popitem(last=False)
-        else:
+        return self._text_vectors([text])[0]
+
+    def _text_vectors(self, texts: list[str]) -> list[np.ndarray]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed_texts(missing)):
+                self._text_cache[text] = vector
+        found = []
+        for text in texts:
             self._text_cache.move_to_end(text)
-        return cached
+            found.append(self._text_cache[text])
+        while len(self._text_cache) > _TEXT_CACHE_SIZE:
+            self._text_cache.popitem(last=False)
+        return found
 
     def _image_vector(self, path: str) -> np.ndarray:
         stored = self.store.vector_for_path(path, self.embedder.model_id)
@@ -144,11 +147,11 @@ class Searcher:
         return self.embedder.embed_images(loaded.pixels[np.newaxis])[0]
 
     def _folder_mask(self, index: VectorIndex, folder: str) -> np.ndarray:
-        """Rows of ``index`` inside ``folder``; computed once per folder until ``refresh()``."""
+        """Rows of ``index`` inside ``folder``; computed once per folder until the vectors change."""
         root = os.path.abspath(os.path.expanduser(folder))
         mask = self._folder_masks.get(root)
         if mask is None:
-            if not any(root == f.path or root.startswith(f.path.rstrip(os.sep) + os.sep) for f in self.store.folders()):
+            if not any(is_under(root, f.path) for f in self.store.folders()):
                 raise UnknownFolderError(f"not an indexed folder: {folder}")
             mask = np.isin(index.ids, self.store.file_ids_under(root))
             self._folder_masks[root] = mask
@@ -157,7 +160,7 @@ class Searcher:
 
 def _is_image_file(path: str) -> bool:
     # A plain word that happens to name a file in the working directory is still text.
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(path)
+    return is_photo_file(path)
 
 
 def _result(row: FileRecord, score: float) -> SearchResult:

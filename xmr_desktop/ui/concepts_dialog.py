@@ -1,12 +1,12 @@
 """Personal concepts in the window: "Teach a name…" for the selected photos, and "Names…" to see and forget them.
 
-The teaching itself runs on the worker thread (``WorkerHandle.teach_concept``); this module only asks for the
-name, posts the request and shows what the worker reports.
+The teaching itself runs in the core (``TeachConcept``); this module only asks for the name, sends the command
+and shows the answer.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -21,14 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from xmr_desktop.core.commands import ForgetConcept, ListConcepts, TeachConcept
+from xmr_desktop.core.state import ConceptInfo
 from xmr_desktop.learn.concepts import ConceptError, check_name
-from xmr_desktop.ui.concept_work import ConceptInfo
-
-if TYPE_CHECKING:
-    from xmr_desktop.ui.main_window import MainWindow
+from xmr_desktop.ui.library_bridge import LibraryBridge
+from xmr_desktop.ui.results_view import ResultsView
 
 NO_SELECTION = "Select the photos that show who or what to name, then choose Teach a name…"
-STATUS_MS = 10_000
 
 
 class TeachDialog(QDialog):
@@ -124,11 +123,11 @@ class NamesDialog(QDialog):
 
 
 class ConceptsController(QObject):
-    """Glue between the window's actions, the two dialogs and the worker's concept signals.
+    """Glue between the window's actions, the two dialogs and the core's concept commands and events.
 
-    Signals (on the GUI thread, unlike the worker's, so tests and widgets can wait on them):
-        taught(name, photos): the worker taught ``name`` from that many photos.
-        names_changed(list[ConceptInfo]): the worker reported the names.
+    Signals (on the GUI thread):
+        taught(name, photos): the core taught ``name`` from that many photos.
+        names_changed(list[ConceptInfo]): the names reported by the core.
         search_stale(): a name was taught or removed; the shown query should run again.
 
     Attributes:
@@ -140,26 +139,27 @@ class ConceptsController(QObject):
     names_changed = Signal(object)
     search_stale = Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window = window
+    def __init__(
+        self, bridge: LibraryBridge, results_view: ResultsView, show_message: Callable[[str], None], parent: QWidget
+    ) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._view = results_view
+        self._show_message = show_message
+        self._parent = parent
         self.names: list[ConceptInfo] | None = None
         self.teach_dialog: TeachDialog | None = None
         self.names_dialog: NamesDialog | None = None
-        self._retaught = False
-        worker = window.handle.worker
-        worker.concept_taught.connect(self._on_taught)
-        worker.concepts_changed.connect(self._on_changed)
-        window.results_view.teach_requested.connect(self.teach)
+        results_view.teach_requested.connect(self.teach)
 
     @Slot(object)
     def teach(self, paths: list[str] | None = None) -> bool:
         """Ask for a name for ``paths`` (default: the selected photos); False if there is nothing to name."""
-        paths = list(paths or self._window.results_view.selected_paths())
+        paths = list(paths or self._view.selected_paths())
         if not paths:
-            self._window.statusBar().showMessage(NO_SELECTION, STATUS_MS)
+            self._show_message(NO_SELECTION)
             return False
-        dialog = TeachDialog(len(paths), self._window)
+        dialog = TeachDialog(len(paths), self._parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.name_chosen.connect(lambda name: self._post_teach(name, paths))
         dialog.open()
@@ -169,34 +169,37 @@ class ConceptsController(QObject):
     @Slot()
     def show_names(self) -> None:
         if self.names_dialog is None:
-            self.names_dialog = NamesDialog(self._window)
-            self.names_dialog.remove_requested.connect(self._window.handle.remove_concept)
+            self.names_dialog = NamesDialog(self._parent)
+            self.names_dialog.remove_requested.connect(self._forget)
         self.names_dialog.set_concepts(self.names or [])
         if self.names_dialog.isVisible():
             self.names_dialog.activateWindow()
         else:
             self.names_dialog.show()
-        self._window.handle.list_concepts()
+        self._bridge.call(ListConcepts(), self.set_names, self._show_message)
 
-    def _post_teach(self, name: str, paths: list[str]) -> None:
-        self._window.statusBar().showMessage(f"Teaching “{name}” from {len(paths)} photos…", STATUS_MS)
-        self._window.handle.teach_concept(name, paths)
-
-    @Slot(str, int)
-    def _on_taught(self, name: str, count: int) -> None:
-        self._retaught = True  # concepts_changed follows; re-teaching may not change the list yet changes results
-        self._window.statusBar().showMessage(
-            f"Taught “{name}” from {count} photo{'' if count == 1 else 's'}. Try: {name} on the beach", STATUS_MS
-        )
-        self.taught.emit(name, count)
-
-    @Slot(object)
-    def _on_changed(self, infos: list[ConceptInfo]) -> None:
-        stale = self.names is not None and (self._retaught or infos != self.names)
-        self._retaught = False
-        self.names = list(infos)
+    def set_names(self, infos: list[ConceptInfo] | tuple[ConceptInfo, ...]) -> None:
+        """The core's names (a ``ConceptsChanged`` event or an answer)."""
+        infos = list(infos)
+        stale = self.names is not None and infos != self.names
+        self.names = infos
         if self.names_dialog is not None:
             self.names_dialog.set_concepts(self.names)
         self.names_changed.emit(self.names)
         if stale:
             self.search_stale.emit()
+
+    def _post_teach(self, name: str, paths: list[str]) -> None:
+        self._show_message(f"Teaching “{name}” from {len(paths)} photos…")
+        self._bridge.call(TeachConcept(name, tuple(paths)), self._on_taught, self._show_message)
+
+    @Slot(str)
+    def _forget(self, name: str) -> None:
+        self._bridge.call(ForgetConcept(name), None, self._show_message)
+
+    def _on_taught(self, info: ConceptInfo) -> None:
+        self._show_message(
+            f"Taught “{info.name}” from {info.photos} photo{'' if info.photos == 1 else 's'}. Try: {info.name} on the beach"
+        )
+        self.taught.emit(info.name, info.photos)
+        self.search_stale.emit()  # re-teaching may leave the list as it was, yet changes results

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from xmr_desktop.ui.folder_info import FolderInfo, FolderState
+from xmr_desktop.core.state import FolderInfo, FolderState
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -58,7 +58,7 @@ class FoldersModel(QAbstractTableModel):
                 return info.path
             if column == 1:
                 return f"{info.indexed:,}" if info.indexed == info.total else f"{info.indexed:,} / {info.total:,}"
-            return info.state.value
+            return f"{info.state.value}; {info.note}" if info.note else info.state.value
         if role == Qt.ItemDataRole.ToolTipRole:
             text = f"{info.path}\n{info.indexed:,} of {info.total:,} photos searchable"
             if info.pending:
@@ -67,6 +67,8 @@ class FoldersModel(QAbstractTableModel):
                 text += f", {info.skipped:,} unreadable"
             if info.state is FolderState.OFFLINE:
                 text += "\nThe folder cannot be reached (unplugged drive?); its photos stay in the index."
+            if info.note:
+                text += f"\n{info.note}"
             return text
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -1,16 +1,18 @@
 """Downloading a model for the first-run dialog, in a child process that Cancel can really stop.
 
-The hub client downloads files on its own threads and offers no way to stop them; a child process can be
-killed, and its partial folder removed. The child also asks the hub for the weights' size first, so the dialog
-shows real progress (bytes landed in the partial folder out of the total) instead of a busy bar.
+The hub client downloads on its own threads and offers no way to stop them; a child process can be killed. Its
+model lock dies with it, and its partial files stay where they are: the next download resumes them, and nothing
+here ever deletes a staging folder (stale ones are cleaned at start, by ``engine.staging.clean_stale_staging``).
+The child reports the plan of stages, each stage's progress and the bytes landed; the dialog turns the bytes into
+size, speed and time left.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import shutil
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,30 +20,52 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from xmr_desktop.errors import XmrError
-from xmr_desktop.ui.model_files import ModelStatus
+from xmr_desktop.core.models import ModelStatus
 
 log = logging.getLogger(__name__)
 
 
 class DownloadCancelled(Exception):
-    """The user pressed Cancel; nothing was kept."""
+    """The user pressed Cancel; what was downloaded so far is kept for the next attempt."""
 
 
 class DownloadControl:
-    """What a download function gets from the dialog: where to report the size, and whether to stop.
+    """What a download function gets from the dialog: where to report progress, and whether to stop.
 
     Attributes:
         cancelled: set when the user cancels; ``on_cancel`` callbacks run at that moment.
     """
 
-    def __init__(self, on_total: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        on_total: Callable[[int], None],
+        *,
+        on_plan: Callable[[list[str]], None] | None = None,
+        on_stage: Callable[[str, float], None] | None = None,
+        on_transfer: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.cancelled = threading.Event()
         self._on_total = on_total
+        self._on_plan, self._on_stage, self._on_transfer = on_plan, on_stage, on_transfer
         self._on_cancel: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
     def set_total(self, total_bytes: int) -> None:
         self._on_total(total_bytes)
+
+    def set_plan(self, stages: list[str]) -> None:
+        if self._on_plan is not None:
+            self._on_plan(list(stages))
+
+    def set_stage(self, stage: str, fraction: float) -> None:
+        if self._on_stage is not None:
+            self._on_stage(stage, fraction)
+
+    def set_transfer(self, done: int, total: int) -> None:
+        if self._on_transfer is not None:
+            self._on_transfer(done, total)
+        if total:
+            self._on_total(total)
 
     def on_cancel(self, callback: Callable[[], None]) -> None:
         with self._lock:
@@ -62,84 +86,91 @@ class DownloadControl:
 DownloadFn = Callable[[ModelStatus, Path, DownloadControl], None]
 
 
-def _child_download(argument: str | None, models_dir: str, queue: Any) -> None:
-    """Runs in the child process: report the weights' size, then fetch (and convert) the model."""
+def _child_download(
+    argument: str | None, models_dir: str, queue: Any, endpoint: str | None = None, prepare: Any = None
+) -> None:
+    """Runs in the child process: announce the stages, then fetch, verify, convert and prepare the model."""
     try:
         from huggingface_hub.utils import disable_progress_bars
 
+        from xmr_desktop.engine.downloads import planned_stages
         from xmr_desktop.engine.loading import ensure_model
         from xmr_desktop.engine.registry import resolve_model_argument
 
         disable_progress_bars()
         ref = resolve_model_argument(argument)
         if ref.spec is not None:
-            queue.put(("total", _weights_size(ref.spec.hub_id)))
-        ensure_model(ref, Path(models_dir))
-        queue.put(("done", ""))
+            queue.put(("plan", planned_stages(ref.spec, prepare=prepare is not None)))
+        ensure_model(
+            ref,
+            Path(models_dir),
+            endpoint=endpoint,
+            on_stage=lambda stage, fraction: queue.put(("stage", stage, float(fraction))),
+            on_transfer=lambda done, total: queue.put(("transfer", int(done), int(total))),
+            prepare=prepare,
+        )
+        queue.put(("done", "", ""))
     except XmrError as error:
-        queue.put(("failed", str(error)))
+        queue.put(("failed", str(error), _details(error)))
     except Exception as error:  # noqa: BLE001  the parent must hear about every failure
-        queue.put(("failed", f"The download failed ({type(error).__name__}: {error})."))
+        queue.put(("failed", f"The download failed ({type(error).__name__}; the log has the details).", _details(error)))
 
 
-def _weights_size(hub_id: str) -> int:
-    """Bytes of the largest weights file in the hub repository (0 if the hub cannot say)."""
-    try:
-        from huggingface_hub import HfApi
-
-        info = HfApi().model_info(hub_id, files_metadata=True)
-        sizes = [s.size or 0 for s in info.siblings or [] if s.rfilename.endswith((".h5", ".safetensors"))]
-        return max(sizes, default=0)
-    except Exception:  # noqa: BLE001  progress is a nicety; the download itself reports real errors
-        return 0
+def _details(error: BaseException) -> str:
+    """The whole exception, causes included: for the parent's log, never for the screen."""
+    return "".join(traceback.format_exception(error))
 
 
 def hub_download(
-    status: ModelStatus, models_dir: Path, control: DownloadControl, *, target: Callable[..., None] = _child_download
+    status: ModelStatus,
+    models_dir: Path,
+    control: DownloadControl,
+    *,
+    target: Callable[..., None] = _child_download,
+    endpoint: str | None = None,
+    prepare: Any = None,
 ) -> None:
-    """Download ``status``'s model in a child process; Cancel kills it and removes the partial folder."""
+    """Download ``status``'s model in a child process; Cancel kills it and keeps its partial files.
+
+    ``prepare`` is the step that readies a converted model for this computer (the LiteRT export); it runs in the
+    child, so it must be a module-level function.
+    """
     context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
     queue = context.SimpleQueue()
     child = context.Process(
-        target=target, args=(status.argument, str(models_dir), queue), name="xmr-model-download", daemon=True
+        target=target,
+        args=(status.argument, str(models_dir), queue, endpoint, prepare),
+        name="xmr-model-download",
+        daemon=True,
     )
     child.start()
     control.on_cancel(child.kill)
-    outcome: tuple[str, str] | None = None
+    outcome: tuple[str, str, str] | None = None
     while outcome is None and (child.is_alive() or not queue.empty()):
-        if not queue.empty():
-            kind, value = queue.get()
-            if kind == "total":
-                control.set_total(int(value))
-            else:
-                outcome = (kind, str(value))
-        else:
+        if queue.empty():
             child.join(0.2)
+            continue
+        message = queue.get()
+        kind = message[0]
+        if kind == "total":
+            control.set_total(int(message[1]))
+        elif kind == "plan":
+            control.set_plan(list(message[1]))
+        elif kind == "stage":
+            control.set_stage(str(message[1]), float(message[2]))
+        elif kind == "transfer":
+            control.set_transfer(int(message[1]), int(message[2]))
+        else:
+            outcome = (kind, str(message[1]), str(message[2]) if len(message) > 2 else "")
     child.join(5)
     if control.cancelled.is_set():
-        remove_partials(models_dir)
         raise DownloadCancelled()
     if outcome is None:
         raise XmrError(f"The download process ended unexpectedly (exit code {child.exitcode}).")
-    if outcome[0] == "failed":
-        raise XmrError(outcome[1])
-
-
-def remove_partials(models_dir: Path) -> None:
-    """Delete partial download folders (left by a killed download or a crash); only while none runs."""
-    for partial in models_dir.glob(".partial-*"):
-        shutil.rmtree(partial, ignore_errors=True)
-
-
-def partial_bytes(models_dir: Path) -> int:
-    """Bytes already in partial download folders (the dialog polls this for its progress bar)."""
-    landed = 0
-    try:
-        for partial in models_dir.glob(".partial-*"):
-            landed += sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
-    except OSError:  # files move while the download finishes; the next poll counts again
-        pass
-    return landed
+    kind, text, details = outcome
+    if kind == "failed":
+        log.info("the model download failed: %s\n%s", text, details)
+        raise XmrError(text)
 
 
 class ModelDownload(QObject):
@@ -147,12 +178,18 @@ class ModelDownload(QObject):
 
     Signals:
         total(bytes): the size to expect, once known.
+        plan(stages): the stages the install goes through, in order.
+        stage(name, fraction): progress of one stage.
+        transfer(done, total): bytes landed so far and bytes expected.
         succeeded(): the model is complete on disk.
-        failed(message): it could not be fetched (offline, unknown id, disk full).
-        ended(): the download thread is done, whatever the outcome (a cancelled one has cleaned up).
+        failed(message): it could not be fetched (offline, unknown id, disk full, checksum).
+        ended(): the download thread is done, whatever the outcome.
     """
 
-    total = Signal(int)
+    total = Signal(object)
+    plan = Signal(object)
+    stage = Signal(str, float)
+    transfer = Signal(object, object)
     succeeded = Signal()
     failed = Signal(str)
     ended = Signal()
@@ -161,7 +198,9 @@ class ModelDownload(QObject):
         super().__init__(parent)
         self.status, self.models_dir = status, models_dir
         self._download_fn = download_fn
-        self.control = DownloadControl(self.total.emit)
+        self.control = DownloadControl(
+            self.total.emit, on_plan=self.plan.emit, on_stage=self.stage.emit, on_transfer=self.transfer.emit
+        )
         self.done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="xmr-model-download", daemon=True)
 
@@ -185,7 +224,7 @@ class ModelDownload(QObject):
         try:
             self._download_fn(self.status, self.models_dir, self.control)
         except DownloadCancelled:
-            log.info("model download cancelled")
+            log.info("model download cancelled; its partial files are kept for the next attempt")
             return
         except XmrError as error:
             log.warning("model download failed: %s", error)
@@ -193,7 +232,7 @@ class ModelDownload(QObject):
             return
         except Exception as error:  # noqa: BLE001  the thread must always report back
             log.exception("model download failed")
-            self.failed.emit(f"The download failed ({type(error).__name__}: {error}).")
+            self.failed.emit(f"The download failed ({type(error).__name__}; the log has the details).")
             return
         if not self.control.cancelled.is_set():
             self.succeeded.emit()

@@ -107,11 +107,6 @@ class ResultsModel(QAbstractListModel):
         self.endResetModel()
         return True
 
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._rows, self._row_of = [], {}
-        self.endResetModel()
-
     def set_sort_order(self, order: SortOrder) -> None:
         """Re-sort in place; selections and the current item follow their photos."""
         if order == self.sort_order:
@@ -125,14 +120,8 @@ class ResultsModel(QAbstractListModel):
         self.changePersistentIndexList(persistent, [self.index(self._row_of[path]) for path in paths])
         self.layoutChanged.emit()
 
-    def result(self, row: int) -> SearchResult:
-        return self._rows[row]
-
     def paths(self) -> list[str]:
         return [result.path for result in self._rows]
-
-    def row_of(self, path: str) -> int | None:
-        return self._row_of.get(path)
 
     def _sorted(self, results: Sequence[SearchResult]) -> list[SearchResult]:
         if self.sort_order == SortOrder.DATE:

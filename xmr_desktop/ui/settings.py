@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from xmr_desktop.config import create_private_file
 from xmr_desktop.ui.results_model import SortOrder
 
 SETTINGS_FILE = "desktop.ini"
 DEFAULT_THUMB_SIZE = 160
 DEFAULT_RESULT_LIMIT = 1000
+DEFAULT_THUMBNAIL_CACHE_MIB = 512  # thumbnails on disk; the least recently used go beyond it
 
 
 class AppSettings:
@@ -22,6 +25,9 @@ class AppSettings:
 
     def __init__(self, config_dir: Path) -> None:
         self.path = config_dir / SETTINGS_FILE
+        with contextlib.suppress(OSError):  # Qt reports an unwritable file its own way
+            # 0600 from the start; Qt's atomic save keeps an existing file's permissions.
+            create_private_file(self.path)
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     def sync(self) -> None:
@@ -63,6 +69,15 @@ class AppSettings:
     @sort_order.setter
     def sort_order(self, value: SortOrder) -> None:
         self._qs.setValue("view/sort", SortOrder(value).value)
+
+    @property
+    def thumbnail_cache_bytes(self) -> int:
+        """Disk space for thumbnails (``[cache] thumbnails_mib`` in the ini file, at least 16 MiB)."""
+        return max(16, self._int("cache/thumbnails_mib", DEFAULT_THUMBNAIL_CACHE_MIB)) * 2**20
+
+    @thumbnail_cache_bytes.setter
+    def thumbnail_cache_bytes(self, value: int) -> None:
+        self._qs.setValue("cache/thumbnails_mib", max(16, int(value) // 2**20))
 
     @property
     def result_limit(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from xmr_desktop.library.indexer import IndexProgress
+from xmr_desktop.core.runs import IndexProgress
 
 UPDATE_MS = 250
 

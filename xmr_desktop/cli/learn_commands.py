@@ -1,0 +1,129 @@
+"""``xmr eval`` and ``xmr finetune``: measuring retrieval on captioned photos and adapting the model.
+
+They run in this process (TensorFlow included) even when the window is open: training is not the window's
+job, and both only read the index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from xmr_desktop.cli.output import TrainingProgress
+from xmr_desktop.config import Paths
+from xmr_desktop.errors import XmrError
+
+EXIT_OK = 0
+
+
+def cmd_eval(args: argparse.Namespace, paths: Paths) -> int:
+    from xmr_desktop.learn.evaluate import evaluate
+    from xmr_desktop.learn.learn_db import LearnDB
+
+    pairs = _read(args.pairs, args.images, args.split, default_split="test")
+    embedder = load_model(args.model, paths)
+    with TrainingProgress("images") as bar, LearnDB.open(paths.data_dir) as db, _maybe_store(paths) as store:
+        report = evaluate(embedder, pairs, store=store, cache=db, progress=bar.update)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(report.format())
+    return EXIT_OK
+
+
+def cmd_finetune(args: argparse.Namespace, paths: Paths) -> int:
+    from xmr_desktop.learn.finetune import check_model_name
+    from xmr_desktop.learn.learn_db import LearnDB
+
+    name = check_model_name(args.out)
+    target = paths.models_dir / name
+    if target.exists():
+        raise XmrError(f"a model named '{name}' already exists ({target}); choose another --out or delete that folder")
+    train = _read(args.pairs, args.images, args.split, default_split="train")
+    val = _read(args.val, args.images, None) if args.val else None
+    if val is None and train.split == "train":  # a Karpathy file: validate on its own val split
+        val = _read(args.pairs, args.images, "val")
+    with LearnDB.open(paths.data_dir) as db:
+        if args.recipe == "two-tower":
+            return _two_tower(args, train, val, db, target, name)
+        return _lit(args, paths, train, val, db, target, name)
+
+
+def _lit(args: argparse.Namespace, paths: Paths, train: Any, val: Any, db: Any, target: Path, name: str) -> int:
+    from xmr_desktop.engine.embedder import ClipEmbedder
+    from xmr_desktop.learn.finetune import DEFAULT_VARIANT, FinetuneConfig, finetune_text
+
+    embedder = load_model(args.model, paths)
+    if not isinstance(embedder, ClipEmbedder):
+        raise XmrError("--recipe lit tunes a CLIP model; pick one with --model")
+    config = FinetuneConfig(variant=args.variant or DEFAULT_VARIANT, lr=args.lr)
+    if args.layers:
+        config.n_layers = args.layers
+    if args.epochs:
+        config.epochs = args.epochs
+    if args.batch_size:
+        config.batch_size = args.batch_size
+    with TrainingProgress("step") as bar, _maybe_store(paths) as store:
+        result = finetune_text(embedder, train, val, config=config, store=store, cache=db, progress=bar.epoch, save_to=target, name=name)
+    print(f"validation, text → image and image → text (%), base model {embedder.name} vs tuned:")
+    print(result.table())
+    print(f"saved as '{name}' in {target}")
+    print(f"use it with --model {name}; it shares {embedder.name}'s image vectors, so nothing is re-indexed")
+    return EXIT_OK
+
+
+def _two_tower(args: argparse.Namespace, train: Any, val: Any, db: Any, target: Path, name: str) -> int:
+    from xmr_desktop.learn.contrastive import ContrastiveConfig
+    from xmr_desktop.learn.two_tower import train_two_tower
+
+    config = ContrastiveConfig(dim=args.dim)
+    for key, value in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size)):
+        if value:
+            setattr(config, key, value)
+
+    def report(p: Any) -> None:
+        print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.3f}, validation R@1 {100 * p.val_r1:.1f}", file=sys.stderr)
+
+    result = train_two_tower(args.image_encoder, args.text_encoder, train, val, config=config,
+                             image_preprocess=args.image_preprocess, cache=db, progress=report, save_to=target, name=name)
+    print("validation, text → image and image → text (%):")
+    print(result.table())
+    print(f"saved as '{name}' in {target}; use it with --model {name} (indexing with it embeds every photo again)")
+    return EXIT_OK
+
+
+def load_model(model: str | None, paths: Paths) -> Any:
+    """Load what ``--model`` names, exactly as the rest of the app does (saved names, folders, hub ids)."""
+    from xmr_desktop.engine.embedder import load_embedder
+
+    return load_embedder(model, paths.models_dir)
+
+
+def _read(path: str, images: str | None, split: str | None, default_split: str | None = None) -> Any:
+    from xmr_desktop.learn.pairs import karpathy_splits, read_pairs
+
+    if split is None and default_split is not None and default_split in karpathy_splits(path):
+        split = default_split
+    return read_pairs(path, images_dir=images, split=split)
+
+
+class _maybe_store:
+    """The index when it exists (its vectors are reused); None otherwise, without creating one."""
+
+    def __init__(self, paths: Paths) -> None:
+        self._paths = paths
+        self._store: Any = None
+
+    def __enter__(self) -> Any:
+        if self._paths.index_db.is_file():
+            from xmr_desktop.library.store import Store
+
+            self._store = Store.open(self._paths.index_db)
+        return self._store
+
+    def __exit__(self, *exc: object) -> None:
+        if self._store is not None:
+            self._store.close()

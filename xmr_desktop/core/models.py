@@ -1,0 +1,93 @@
+"""Which model to load and how: decided without TensorFlow, loaded on the core's worker thread.
+
+The window never downloads implicitly (its dialog does, visibly) and loads the whole model at once; the CLI
+downloads when needed and loads lazily, so ``xmr index`` with nothing new never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xmr_desktop.core.state import ModelInfo
+from xmr_desktop.engine.loading import model_folder
+from xmr_desktop.engine.protocol import Embedder
+from xmr_desktop.engine.registry import resolve_model_argument
+from xmr_desktop.errors import ModelUnavailableError, XmrError
+
+log = logging.getLogger(__name__)
+
+# (model argument or None for the default, models_dir) -> an embedder; may raise XmrError.
+EmbedderFactory = Callable[[str | None, Path], Embedder]
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """The chosen model as the first-run dialog describes it.
+
+    Attributes:
+        argument: the model argument (None: the default).
+        name: short name shown to the user.
+        hub_id: Hugging Face id to download from, or "" for a local folder.
+        on_disk: complete files are present (a local folder, or a finished download).
+        problem: why the argument cannot be used at all (unknown name), else "".
+    """
+
+    argument: str | None
+    name: str
+    hub_id: str
+    on_disk: bool
+    problem: str = ""
+
+
+def model_status(argument: str | None, models_dir: Path) -> ModelStatus:
+    """Look at the disk only: is the model named by ``argument`` ready to load?"""
+    try:
+        ref = resolve_model_argument(argument, models_dir)
+    except XmrError as error:
+        return ModelStatus(argument, str(argument), "", False, str(error))
+    on_disk = model_folder(ref, models_dir)[1]
+    if ref.spec is None:
+        return ModelStatus(argument, ref.argument, "", on_disk)
+    return ModelStatus(argument, ref.spec.name, ref.spec.hub_id, on_disk)
+
+
+def peek_model(argument: str | None, models_dir: Path) -> ModelInfo:
+    """What can be said about a model without loading it: its name and, when on disk, its image space."""
+    from xmr_desktop.engine.loading import read_model_id
+
+    status = model_status(argument, models_dir)
+    model_id = ""
+    if status.on_disk:
+        try:
+            ref = resolve_model_argument(argument, models_dir)
+            model_id = read_model_id(model_folder(ref, models_dir)[0])
+        except XmrError as error:
+            log.debug("cannot read the model id of %s: %s", argument, error)
+    return ModelInfo("none", argument, status.name, model_id, "", status.problem)
+
+
+def on_disk_embedder(argument: str | None, models_dir: Path) -> Embedder:
+    """The window's factory: load a model that is on disk, whole; never downloads (the dialog does that)."""
+    from xmr_desktop.engine.embedder import load_embedder
+
+    status = model_status(argument, models_dir)
+    if status.problem:
+        raise ModelUnavailableError(status.problem)
+    if not status.on_disk:
+        raise ModelUnavailableError(f"The model '{status.name}' has not been downloaded yet.")
+    return load_embedder(argument, models_dir)
+
+
+def lazy_embedder(argument: str | None, models_dir: Path) -> Embedder:
+    """The command line's factory: download if needed, load TensorFlow and the weights on first use."""
+    from xmr_desktop.engine.embedder import load_embedder
+
+    return load_embedder(argument, models_dir, preload=False)
+
+
+def is_loaded(embedder: Embedder) -> bool:
+    """Whether asking the embedder for its device would not load it (lazy embedders say so)."""
+    return bool(getattr(embedder, "loaded", True))
