@@ -236,7 +236,7 @@ def test_a_two_tower_model_runs_on_litert_like_on_tensorflow(tmp_path: Path) -> 
     pairs = shape_pairs(tmp_path / "pairs", per_item=2, seed=1, synonyms=False)
     bert = tiny_bert(tmp_path / "bert", [w for c in pairs.captions for w in c.split()])
     models = tmp_path / "models"
-    folder = train_two_tower(tiny_cnn(tmp_path / "cnn.h5"), bert, pairs, config=ContrastiveConfig(dim=16, epochs=2),
+    folder = train_two_tower(tiny_cnn(tmp_path / "cnn.keras"), bert, pairs, config=ContrastiveConfig(dim=16, epochs=2),
                              save_to=models / "shapes-tt").directory
     export = ensure_litert(folder, models)
     assert export is not None and export.kind == "two-tower" and export.directory == folder / litert_files.LITERT_SUBDIR

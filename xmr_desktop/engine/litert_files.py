@@ -55,6 +55,8 @@ _SOURCE_FILES = (
     "preprocessor_config.json",
     "heads.npz",
     "image_encoder.h5",
+    "image_encoder.weights.h5",
+    "image_encoder.keras",
     "text_encoder/config.json",
     "text_encoder/tf_model.h5",
     "text_encoder/tokenizer.json",
