@@ -210,8 +210,18 @@ def load_embedder(
     if tower is not None:
         return tower
     ref = resolve_model_argument(model, models_dir)
-    files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
-    if (runtime or choose_runtime()) == "litert":
+    on_litert = (runtime or choose_runtime()) == "litert"
+    # A download on LiteRT ends with the export (``litert_prepare``), reported like an export at first load.
+    prepare, on_stage = None, None
+    if on_litert:
+        from xmr_desktop.engine.litert_prepare import prepare_for_litert
+        from xmr_desktop.engine.progress import STAGE_PREPARE
+
+        prepare = prepare_for_litert
+        if progress is not None:
+            on_stage = lambda stage, fraction: progress(stage, fraction) if stage == STAGE_PREPARE else None  # noqa: E731
+    files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class, on_stage=on_stage, prepare=prepare)
+    if on_litert:
         embedder = _litert_embedder(files, models_dir, progress)
         if embedder is not None:
             return embedder.load() if preload else embedder

@@ -141,7 +141,7 @@ def ensure_litert(
 def export_litert(
     model_dir: Path,
     directory: Path,
-    record_path: Path,
+    record_path: Path | None,
     *,
     precisions: Sequence[str] = ("float32",),
     previous: dict[str, Any] | None = None,
@@ -151,7 +151,8 @@ def export_litert(
 
     Parts of a ``previous`` record of the same source (the text tower, another precision) are kept, so asking
     for int8 after float32 converts only the int8 image tower. A tower that fails its check is recorded under
-    ``"rejected"`` and logged; the others are still recorded.
+    ``"rejected"`` and logged; the others are still recorded. With ``record_path`` None the record is only
+    returned: a download's prepare step puts it into the marker it writes last (``prepare_for_litert``).
     """
     report = progress or (lambda stage, fraction: None)
     started = time.monotonic()
@@ -215,7 +216,8 @@ def export_litert(
             record["image"][precision] = files.file_entry(path) | {"cosine": cosine}
             record["rejected"].pop(precision, None)
     record["created"] = time.time()
-    write_record(record_path, record)
+    if record_path is not None:
+        write_record(record_path, record)
     report("ready", 1.0)
     log.info("exported %s to LiteRT in %s (%.0f s): %s", model_dir, directory, time.monotonic() - started,
              json.dumps({key: record[key] for key in ("image", "rejected") if key in record}))
