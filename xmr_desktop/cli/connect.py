@@ -8,6 +8,7 @@ opens a ``PhotoLibrary`` of its own in inline mode.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -77,6 +78,14 @@ class _LocalLibrary:
         from xmr_desktop.core.models import lazy_embedder
 
         self._library = PhotoLibrary(paths, lazy_embedder, model=model, threaded=False, served_by="cli", **options)
+        # The one-time LiteRT export of a model runs while it loads (tens of seconds): say so on stderr.
+        from xmr_desktop.cli.output import PreparationPrinter
+        from xmr_desktop.core import events as e
+
+        printer = PreparationPrinter(sys.stderr)
+        self._library.subscribe(
+            lambda event: printer.update(event.name, event.stage, event.fraction) if isinstance(event, e.ModelPreparing) else None
+        )
         self._library.start()
 
     def call(self, command: c.Command, on_progress: ProgressCallback | None) -> Any:
@@ -95,3 +104,4 @@ class _LocalLibrary:
 
     def close(self) -> None:
         self._library.close()
+

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 # Events are handed to the window at most this often: a fast model commits dozens of batches a second.
 THROTTLE_MS = 100
 # Of these only the newest matters; older ones in the same batch are dropped.
-_LATEST_ONLY = (e.IndexingProgress, e.FoldersChanged, e.ActivityChanged, e.SearchableChanged, e.ConceptsChanged)
+_LATEST_ONLY = (e.IndexingProgress, e.FoldersChanged, e.ActivityChanged, e.SearchableChanged, e.ConceptsChanged,
+                e.ModelPreparing)
 
 OnResult = Callable[[Any], None]
 OnError = Callable[[str], None]
