@@ -108,25 +108,41 @@ class RunStats:
     peak_rss_mib: float
 
 
+# Runs the measured command as its own child and reports its wall time and resource use. Linux starts a forked
+# child's peak-RSS count at its parent's resident size (and keeps it across exec), so a command started straight
+# from this process (hundreds of MiB) would report at least that much: the launcher is a small process.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    json.dump({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed_run_stats(
     command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, log: Path | None = None
 ) -> RunStats:
-    """Run a command to completion and measure it; ``os.wait4`` gives this child's own resource use (peak RSS
-    included), unlike the cumulative RUSAGE_CHILDREN."""
+    """Run a command to completion and measure it: wall and CPU seconds and peak resident memory of the command
+    and its children, taken by a small launcher process (see ``_LAUNCHER``; its own start is not counted)."""
     full_env = {**os.environ, **(env or {})}
     out = open(log, "ab") if log else subprocess.DEVNULL
+    handle, report = tempfile.mkstemp(prefix="xmr-bench-run-", suffix=".json")
+    os.close(handle)
     try:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+        launcher = [sys.executable, "-c", _LAUNCHER, report, *map(str, command)]
+        result = subprocess.run(launcher, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(map(str, command))} failed with exit {result.returncode} (log: {log})")
+        stats = json.loads(Path(report).read_text())
     finally:
         if log:
             out.close()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed with exit {process.returncode} (log: {log})")
-    return RunStats(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+        Path(report).unlink(missing_ok=True)
+    return RunStats(stats["wall_s"], stats["cpu_s"], stats["peak_rss_mib"])
 
 
 def fresh_xmr_datadir(parent: Path, prefix: str = "xmr-") -> Path:

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--multilingual-only", action="store_true", help="pretrain, then only the multilingual table")
     parser.add_argument("--no-latency", action="store_true", help="skip the text-tower latency rows (XLM-R large takes ~1 min)")
+    parser.add_argument("--no-multilingual", action="store_true", help="skip the multilingual table (e.g. when comparing precisions)")
     parser.add_argument("--runtime", choices=("tensorflow", "litert"), default="tensorflow",
                         help="what embeds for evaluation (training is TensorFlow either way)")
     parser.add_argument("--precisions", default="float32",
@@ -87,11 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     rows, concept_rows = all_rows, all_concepts
 
     # The multilingual towers are TensorFlow models bound to the base CLIP: measured once, not per precision.
-    found = multilingual.run_multilingual(work, base_dir, run.load_clip_embedder(base_dir, "bench-base"), db, args.seed,
-                                          latency=not args.no_latency)
+    found = {"rows": [], "distill": None}
+    if not args.no_multilingual:
+        found = multilingual.run_multilingual(work, base_dir, run.load_clip_embedder(base_dir, "bench-base"), db, args.seed,
+                                              latency=not args.no_latency)
     pool_size = len(run.pairs_of(data["concept_pool"]).images) + len(b_tests[0].images)
     print_tables(rows, concept_rows, bg, stats, time.monotonic() - started, len(b_tests), len(b_tests[0].images), pool_size)
-    multilingual.print_tables(found)
+    if not args.no_multilingual:
+        multilingual.print_tables(found)
     run.json_dump(work / "results.json", {"retrieval": [(n, m.to_json() if hasattr(m, "to_json") else m, note) for n, m, note in rows],
                                          "concepts": concept_rows, "pretrain": stats, "backgrounds": bg.kind,
                                          "multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
