@@ -1,7 +1,7 @@
 """Cold start: a new process until the first answer (CLI), and until the desktop window is on screen.
 
-* ``xmr search "QUERY" --json --top 50`` on an index of the benchmark photos: wall time of the process (import,
-  TensorFlow, model load, text encoding, loading vectors, ranking, printing). rclip's equivalent is
+* ``xmr search "QUERY" --json --top 50`` on an index of the benchmark photos, on LiteRT: wall time of the process
+  (import, opening the text tower, text encoding, loading vectors, ranking, printing), its CPU time and peak memory. rclip's equivalent is
   ``rclip --no-indexing --top 50 QUERY`` on its index of the same photos.
 * ``xmr-desktop``: time from launch until its main window is mapped on an X display (Xvfb, no window manager),
   polled with ``xwininfo`` every 10 ms. Needs the ``xvfb`` and ``x11-utils`` Debian packages (installed on
@@ -16,13 +16,24 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO, RCLIP_VENV, WORK, XMR, ForeignLoad, median, timed_run, wait_for_quiet
-from benchmarks.indexing import fresh_rclip_datadir, rclip_env
+from benchmarks.common import (
+    REPO,
+    RCLIP_VENV,
+    WORK,
+    XMR,
+    ForeignLoad,
+    RunStats,
+    fresh_xmr_datadir,
+    median,
+    timed_run,
+    timed_run_stats,
+    wait_for_quiet,
+)
+from benchmarks.indexing import LITERT, fresh_rclip_datadir, rclip_env
 
 QUERY = "children playing on a red slide"
 WINDOW_TITLE = "xmr"
@@ -65,7 +76,7 @@ def time_to_window(model: Path, repeats: int, log: Path) -> dict[str, Any]:
     try:
         time.sleep(1.0)
         for _ in range(repeats):
-            data = Path(tempfile.mkdtemp(prefix="xmr-window-", dir=WORK / "scratch"))
+            data = fresh_xmr_datadir(WORK / "scratch", "xmr-window-")
             wait_for_quiet()
             env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
             with open(log, "ab") as out:
@@ -94,24 +105,47 @@ def time_to_window(model: Path, repeats: int, log: Path) -> dict[str, Any]:
 
 
 def first_answer(photos: Path, model: Path, repeats: int, log: Path, say=print) -> dict[str, Any]:
+    """Cold ``xmr search`` (LiteRT, no app running) vs ``rclip --no-indexing``: wall, CPU and peak memory.
+
+    The two alternate which goes first from round to round, so neither always runs on the other's warm caches.
+    """
     scratch = WORK / "scratch"
     scratch.mkdir(exist_ok=True)
-    xmr_data = Path(tempfile.mkdtemp(prefix="xmr-cold-", dir=scratch))
+    xmr_data = fresh_xmr_datadir(scratch, "xmr-cold-")
     rclip_data = fresh_rclip_datadir(scratch)
     try:
-        timed_run([str(XMR), "--data-dir", str(xmr_data), "--model", str(model), "index", str(photos)], log=log)
+        timed_run([str(XMR), "--data-dir", str(xmr_data), "--model", str(model), "index", str(photos)], env=LITERT, log=log)
         rclip_cmd = [str(RCLIP_VENV / "bin" / "rclip"), "--top", "50"]
         timed_run(rclip_cmd + ["a photo"], cwd=photos, env=rclip_env(rclip_data), log=log)  # builds its index
-        ours, theirs, foreign = [], [], []
+        ours: list[RunStats] = []
+        theirs: list[RunStats] = []
+        foreign = []
         search = [str(XMR), "--data-dir", str(xmr_data), "--model", str(model), "search", QUERY, "--json", "--top", "50"]
         for r in range(repeats):
             wait_for_quiet()
             with ForeignLoad() as load:
-                ours.append(timed_run(search, log=log))
-                theirs.append(timed_run(rclip_cmd + ["--no-indexing", QUERY], cwd=photos, env=rclip_env(rclip_data), log=log))
+                runs = [
+                    lambda: ours.append(timed_run_stats(search, env=LITERT, log=log)),
+                    lambda: theirs.append(
+                        timed_run_stats(rclip_cmd + ["--no-indexing", QUERY], cwd=photos, env=rclip_env(rclip_data), log=log)
+                    ),
+                ]
+                for run in runs if r % 2 == 0 else runs[::-1]:
+                    run()
             foreign.append(load.share)
-            say(f"  cold start {r + 1}/{repeats}: xmr search {ours[-1]:.2f} s, rclip --no-indexing {theirs[-1]:.2f} s")
+            say(f"  cold start {r + 1}/{repeats}: xmr search {ours[-1].wall_s:.2f} s, rclip --no-indexing {theirs[-1].wall_s:.2f} s")
     finally:
         shutil.rmtree(xmr_data, ignore_errors=True)
         shutil.rmtree(rclip_data, ignore_errors=True)
-    return {"xmr_search_s": median(ours), "rclip_search_s": median(theirs), "repeats": repeats, "foreign_cpu_max": max(foreign)}
+    return {
+        "xmr_search_s": median([s.wall_s for s in ours]),
+        "rclip_search_s": median([s.wall_s for s in theirs]),
+        "xmr_search_cpu_s": median([s.cpu_s for s in ours]),
+        "rclip_search_cpu_s": median([s.cpu_s for s in theirs]),
+        "xmr_search_peak_rss_mib": median([s.peak_rss_mib for s in ours]),
+        "rclip_search_peak_rss_mib": median([s.peak_rss_mib for s in theirs]),
+        "xmr_runs_s": [s.wall_s for s in ours],
+        "rclip_runs_s": [s.wall_s for s in theirs],
+        "repeats": repeats,
+        "foreign_cpu_max": max(foreign),
+    }

@@ -8,7 +8,9 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ RCLIP_MODEL_SUBDIR = "ViT-B-32-256-datacomp_s34b_b86k"
 RCLIP_VOCAB = RCLIP_DATA / "tokenizer" / "bpe_simple_vocab_16e6.txt.gz"
 BENCH_VENV = WORK / "bench-venv"  # numpy + faiss-cpu for the search micro-benchmark
 MODELS = WORK / "models"
+LITERT_MODELS = WORK / "litert-models"  # a models dir holding only the LiteRT exports of MODELS (setup.py)
 
 
 def median(values: list[float]) -> float:
@@ -82,7 +85,7 @@ def rss_mib() -> tuple[float, float]:
 
 def timed_run(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, log: Path | None = None) -> float:
     """Run a command to completion, output to ``log`` (or discarded); wall seconds. Raises on failure."""
-    return timed_run_cpu(command, cwd=cwd, env=env, log=log)[0]
+    return timed_run_stats(command, cwd=cwd, env=env, log=log).wall_s
 
 
 def timed_run_cpu(
@@ -92,23 +95,69 @@ def timed_run_cpu(
 
     CPU seconds barely depend on what else the machine runs, so they are a contention-proof second opinion.
     """
-    import resource
+    stats = timed_run_stats(command, cwd=cwd, env=env, log=log)
+    return stats.wall_s, stats.cpu_s
 
+
+@dataclass(frozen=True)
+class RunStats:
+    """One finished command: wall seconds, CPU seconds (its own and its children's), peak resident MiB."""
+
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+
+
+# Runs the measured command as its own child and reports its wall time and resource use. Linux starts a forked
+# child's peak-RSS count at its parent's resident size (and keeps it across exec), so a command started straight
+# from this process (hundreds of MiB) would report at least that much: the launcher is a small process.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    json.dump({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed_run_stats(
+    command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, log: Path | None = None
+) -> RunStats:
+    """Run a command to completion and measure it: wall and CPU seconds and peak resident memory of the command
+    and its children, taken by a small launcher process (see ``_LAUNCHER``; its own start is not counted)."""
     full_env = {**os.environ, **(env or {})}
     out = open(log, "ab") if log else subprocess.DEVNULL
+    handle, report = tempfile.mkstemp(prefix="xmr-bench-run-", suffix=".json")
+    os.close(handle)
     try:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        result = subprocess.run(command, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
-        elapsed = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        launcher = [sys.executable, "-c", _LAUNCHER, report, *map(str, command)]
+        result = subprocess.run(launcher, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(map(str, command))} failed with exit {result.returncode} (log: {log})")
+        stats = json.loads(Path(report).read_text())
     finally:
         if log:
             out.close()
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed with exit {result.returncode} (log: {log})")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return elapsed, cpu
+        Path(report).unlink(missing_ok=True)
+    return RunStats(stats["wall_s"], stats["cpu_s"], stats["peak_rss_mib"])
+
+
+def fresh_xmr_datadir(parent: Path, prefix: str = "xmr-") -> Path:
+    """An empty xmr data dir whose models folder sees the benchmark models' prepared LiteRT exports.
+
+    The benchmark's models are folders outside any data dir, so xmr keeps their exports in a cache under the
+    models dir; linking it in is what a user's models dir looks like after the first run (the one-time export,
+    minutes for ViT-B/32, is not what the indexing rows measure; setup prints how long it took).
+    """
+    from xmr_desktop.engine.litert_files import CACHE_SUBDIR
+
+    datadir = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    (datadir / "models").mkdir()
+    (datadir / "models" / CACHE_SUBDIR).symlink_to((LITERT_MODELS / CACHE_SUBDIR).resolve())
+    return datadir
 
 
 def run_json(command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None) -> Any:

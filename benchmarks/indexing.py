@@ -9,7 +9,11 @@ fresh data directory. Two numbers per tool:
 * CPU-seconds per image in steady state (same slope, on CPU time of the process tree): nearly immune to other
   programs running at the same time, so a second opinion when the machine was not quiet.
 
-Runs go round-robin over the tools with the starting tool rotated each round; medians over the rounds.
+Runs go round-robin over the tools with the starting tool rotated each round; medians over the rounds. The peak
+resident memory of each full run is recorded too.
+
+xmr runs on LiteRT (the CPU runtime), float32 and int8 image towers, from exports prepared once by setup; with
+``--with-tensorflow`` a TensorFlow row is added for comparison.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from benchmarks.common import (
     WORK,
     XMR,
     ForeignLoad,
+    RunStats,
+    fresh_xmr_datadir,
     median,
-    timed_run_cpu,
+    timed_run_stats,
     wait_for_quiet,
 )
 
@@ -59,42 +65,59 @@ def rclip_env(datadir: Path) -> dict[str, str]:
     return {"RCLIP_DATADIR": str(datadir), "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
 
 
-def run_rclip_index(photos: Path, scratch: Path, log: Path) -> tuple[float, float]:
+def run_rclip_index(photos: Path, scratch: Path, log: Path) -> RunStats:
     datadir = fresh_rclip_datadir(scratch)
     try:
         # rclip indexes the working directory, then answers the query (one text encoding, ~0.1 s).
-        return timed_run_cpu([str(RCLIP_VENV / "bin" / "rclip"), "--top", "1", "a photo"], cwd=photos, env=rclip_env(datadir), log=log)
+        return timed_run_stats([str(RCLIP_VENV / "bin" / "rclip"), "--top", "1", "a photo"], cwd=photos, env=rclip_env(datadir), log=log)
     finally:
         shutil.rmtree(datadir, ignore_errors=True)
 
 
-def run_xmr_index(photos: Path, model: Path, scratch: Path, log: Path) -> tuple[float, float]:
-    datadir = Path(tempfile.mkdtemp(prefix="xmr-", dir=scratch))
+def run_xmr_index(photos: Path, model: Path, scratch: Path, log: Path, env: dict[str, str] | None = None) -> RunStats:
+    datadir = fresh_xmr_datadir(scratch)
     try:
-        return timed_run_cpu([str(XMR), "--data-dir", str(datadir), "--model", str(model), "index", str(photos)], log=log)
+        return timed_run_stats([str(XMR), "--data-dir", str(datadir), "--model", str(model), "index", str(photos)], env=env, log=log)
     finally:
         shutil.rmtree(datadir, ignore_errors=True)
 
 
-def tools() -> dict[str, Any]:
-    """name -> callable(photos, scratch, log) -> (wall s, CPU s)."""
-    return {
-        "xmr ViT-B/32-256": lambda photos, scratch, log: run_xmr_index(photos, MODELS / "vit-b-32-256", scratch, log),
-        "xmr ViT-B/32-224": lambda photos, scratch, log: run_xmr_index(photos, MODELS / "vit-b-32-224", scratch, log),
-        "rclip ViT-B-32-256": run_rclip_index,
+# xmr rows: (model folder, environment). The runtime and precision are spelled out, so a row means the same
+# thing whatever the defaults are.
+LITERT = {"XMR_RUNTIME": "litert", "XMR_PRECISION": "float32"}
+XMR_ROWS: dict[str, tuple[str, dict[str, str]]] = {
+    "xmr ViT-B/32-256": ("vit-b-32-256", LITERT),
+    "xmr ViT-B/32-256 int8": ("vit-b-32-256", {"XMR_RUNTIME": "litert", "XMR_PRECISION": "int8"}),
+    "xmr ViT-B/32-224": ("vit-b-32-224", LITERT),
+}
+TENSORFLOW_ROW = ("xmr ViT-B/32-256 TensorFlow", ("vit-b-32-256", {"XMR_RUNTIME": "tensorflow", "XMR_PRECISION": "auto"}))
+PEER = "rclip ViT-B-32-256"
+
+
+def tools(with_tensorflow: bool = False) -> dict[str, Any]:
+    """name -> callable(photos, scratch, log) -> RunStats."""
+    rows = dict(XMR_ROWS)
+    if with_tensorflow:
+        rows[TENSORFLOW_ROW[0]] = TENSORFLOW_ROW[1]
+    runners: dict[str, Any] = {
+        name: (lambda photos, scratch, log, model=model, env=env: run_xmr_index(photos, MODELS / model, scratch, log, env))
+        for name, (model, env) in rows.items()
     }
+    runners[PEER] = run_rclip_index
+    return runners
 
 
-def run(photos: Path, rounds: int, log: Path, say=print) -> dict[str, Any]:
+def run(photos: Path, rounds: int, log: Path, say=print, *, with_tensorflow: bool = False) -> dict[str, Any]:
     count = len(list(photos.glob("*.jpg")))
     small_count = max(1, count // 4)
     small = subset_folder(photos, small_count)
     scratch = WORK / "scratch"
     scratch.mkdir(exist_ok=True)
-    runners = tools()
+    runners = tools(with_tensorflow)
     names = list(runners)
     times: dict[str, dict[str, list[float]]] = {name: {"full": [], "small": []} for name in names}
     cpu: dict[str, dict[str, list[float]]] = {name: {"full": [], "small": []} for name in names}
+    peak: dict[str, list[float]] = {name: [] for name in names}
     foreign: list[float] = []
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
@@ -102,10 +125,13 @@ def run(photos: Path, rounds: int, log: Path, say=print) -> dict[str, Any]:
             for size, folder in (("full", photos), ("small", small)):
                 wait_for_quiet()
                 with ForeignLoad() as load:
-                    seconds, cpu_s = runners[name](folder, scratch, log)
+                    stats = runners[name](folder, scratch, log)
+                seconds, cpu_s = stats.wall_s, stats.cpu_s
                 foreign.append(load.share)
                 times[name][size].append(seconds)
                 cpu[name][size].append(cpu_s)
+                if size == "full":
+                    peak[name].append(stats.peak_rss_mib)
                 say(
                     f"  indexing round {r + 1}/{rounds}: {name:20} {size:5} {seconds:6.1f} s, {cpu_s:6.1f} CPU-s"
                     f"  (other processes: {load.share:.0%} CPU)"
@@ -125,6 +151,7 @@ def run(photos: Path, rounds: int, log: Path, say=print) -> dict[str, Any]:
             "end_to_end_img_s": median([count / f for f in full]),
             "steady_img_s": median(marginal),
             "startup_s": median([f - (count / m) for f, m in zip(full, marginal)]),
+            "peak_rss_mib": median(peak[name]),
         }
     result["foreign_cpu_max"] = max(foreign) if foreign else 0.0
     result["foreign_cpu_median"] = median(foreign)

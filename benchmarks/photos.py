@@ -20,7 +20,11 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-GET_PHOTOS = REPO.parent / "shared" / "data" / "get-photos"
+# ../shared from a clone; two levels up from a worktree under wt/ (the first that exists).
+GET_PHOTOS = next(
+    (p for p in (REPO.parent / "shared" / "data" / "get-photos", REPO.parents[1] / "shared" / "data" / "get-photos") if p.is_file()),
+    REPO.parent / "shared" / "data" / "get-photos",
+)
 SIZE = (2304, 1728)  # 4.0 MP, 4:3 like most phone cameras
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from benchmarks.common import WORK, percentile, rss_mib
+from benchmarks.common import LITERT_MODELS, WORK, percentile, rss_mib
 from benchmarks.workload import DIM, FOLDER, queries, synthetic_vectors
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ def main() -> None:
     from xmr_desktop.library.store import Store
     from xmr_desktop.search.searcher import Searcher
 
-    embedder = load_embedder(str(args.model), Path("/nonexistent-models-dir"))
+    # On LiteRT (the default on the CPU) with the exports setup prepared; the text encoding is part of each query.
+    embedder = load_embedder(str(args.model), LITERT_MODELS)
     db_path = WORK / "query-db" / f"xmr-{args.n}" / "index.db"
     started = time.perf_counter()
     build_store(db_path, args.n, embedder.model_id)

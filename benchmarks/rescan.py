@@ -18,12 +18,11 @@ import io
 import os
 import shutil
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PROJECT_PYTHON, RCLIP_VENV, WORK, XMR, ForeignLoad, median, run_json, timed_run, wait_for_quiet
-from benchmarks.indexing import fresh_rclip_datadir, rclip_env
+from benchmarks.common import PROJECT_PYTHON, RCLIP_VENV, WORK, XMR, ForeignLoad, fresh_xmr_datadir, median, run_json, timed_run, wait_for_quiet
+from benchmarks.indexing import LITERT, fresh_rclip_datadir, rclip_env
 
 
 def make_library(root: Path, count: int) -> Path:
@@ -92,18 +91,18 @@ def run(count: int, model: Path, repeats: int, log: Path, say=print) -> dict[str
     library = make_library(WORK / f"rescan-{count}", count)
     scratch = WORK / "scratch"
     scratch.mkdir(exist_ok=True)
-    xmr_data = Path(tempfile.mkdtemp(prefix="xmr-rescan-", dir=scratch))
+    xmr_data = fresh_xmr_datadir(scratch, "xmr-rescan-")
     rclip_data = fresh_rclip_datadir(scratch)
     try:
         command = [str(XMR), "--data-dir", str(xmr_data), "--model", str(model), "index", str(library)]
-        first = timed_run(command, log=log)
+        first = timed_run(command, env=LITERT, log=log)
         say(f"  rescan: first xmr index of {count} files {first:.1f} s")
         write_rclip_index(library, rclip_data)
         ours, theirs, foreign = [], [], []
         for r in range(repeats):
             wait_for_quiet()
             with ForeignLoad() as load:
-                ours.append(timed_run(command, log=log))
+                ours.append(timed_run(command, env=LITERT, log=log))
             foreign.append(load.share)
             wait_for_quiet()
             with ForeignLoad() as load:

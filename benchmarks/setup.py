@@ -5,7 +5,10 @@
    open_clip_torch, onnx and onnxscript under ``peer/constraints.txt`` so torch stays put.
 2. rclip's model files: random-weight OpenCLIP ViT-B-32-256 towers exported to ONNX (``peer/export_rclip_models.py``).
 3. Our models: random-weight TF CLIPs, ViT-B/32 at 256 px and 224 px (``make_models.py``).
-4. Photos: ``../shared/data/get-photos`` enlarged to N distinct 4 MP JPEGs (``photos.py``).
+4. Their LiteRT exports (float32 and int8 image towers) into ``.work/litert-models``, by the app's own
+   ``ensure_litert``, in a subprocess (the one TensorFlow import of a benchmark run); each xmr data dir of the
+   run links to them (``common.fresh_xmr_datadir``).
+5. Photos: ``../shared/data/get-photos`` enlarged to N distinct 4 MP JPEGs (``photos.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import photos
-from benchmarks.common import BENCH_VENV, MODELS, PROJECT_PYTHON, RCLIP_DATA, RCLIP_MODEL_SUBDIR, RCLIP_VENV, RCLIP_VOCAB, REPO, WORK
+from benchmarks.common import BENCH_VENV, LITERT_MODELS, MODELS, PROJECT_PYTHON, RCLIP_DATA, RCLIP_MODEL_SUBDIR, RCLIP_VENV, RCLIP_VOCAB, REPO, WORK
 
 PEER = REPO / "benchmarks" / "peer"
 
@@ -53,6 +56,30 @@ def ensure_models(log: Path, say=print) -> None:
     _run([str(PROJECT_PYTHON), "-m", "benchmarks.make_models", str(MODELS), "--vocab", str(RCLIP_VOCAB)], log)
 
 
+LITERT_PRECISIONS = ("float32", "int8")
+_EXPORT = """
+import sys, time
+from pathlib import Path
+from xmr_desktop.engine.litert_export import ensure_litert
+started = time.monotonic()
+files = ensure_litert(Path(sys.argv[1]), Path(sys.argv[2]), precision=sys.argv[3])
+if files is None:
+    sys.exit("the LiteRT export was rejected or failed; see the log above")
+print(f"{sys.argv[1]} {sys.argv[3]}: {time.monotonic() - started:.0f} s, cosine to TF {files.image_cosine:.6f}")
+"""
+
+
+def ensure_litert_exports(log: Path, say=print) -> None:
+    """Export both models' towers to LiteRT once (minutes per model on 2 cores; nothing when done)."""
+    from xmr_desktop.engine.litert_files import find_litert
+
+    for name in ("vit-b-32-256", "vit-b-32-224"):
+        for precision in LITERT_PRECISIONS:
+            if find_litert(MODELS / name, LITERT_MODELS, precision) is None:
+                say(f"setup: exporting {name} to LiteRT ({precision}; once, a few minutes)")
+                _run([str(PROJECT_PYTHON), "-c", _EXPORT, str(MODELS / name), str(LITERT_MODELS), precision], log)
+
+
 def ensure_photos(count: int, say=print) -> Path:
     target = WORK / f"photos-{count}"
     if not (target / ".complete").is_file():
@@ -75,4 +102,5 @@ def prepare(photo_count: int, log: Path, say=print) -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_rclip(log, say)
     ensure_models(log, say)
+    ensure_litert_exports(log, say)
     return ensure_photos(photo_count, say)

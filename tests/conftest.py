@@ -30,6 +30,10 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     # Text in photos only where a test asks for it (`--ocr`, SetOcrMode): where Tesseract is installed the
     # default would read every photo a model takes for a document, and a stand-in model takes them all.
     monkeypatch.setenv("XMR_OCR", "off")
+    # Each test has its own data dir, so on LiteRT every test would export its tiny model again (seconds of
+    # TensorFlow conversion). The suite therefore runs on TensorFlow unless XMR_RUNTIME is set from outside
+    # (``XMR_RUNTIME=auto pytest`` runs it on LiteRT); tests/engine/test_litert*.py cover LiteRT itself.
+    monkeypatch.setenv("XMR_RUNTIME", os.environ.get("XMR_RUNTIME", "tensorflow"))
 
 
 @pytest.fixture(autouse=True)

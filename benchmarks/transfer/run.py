@@ -214,8 +214,19 @@ def open_db(work: Path) -> LearnDB:
     return LearnDB.open(work / "learn.sqlite3")
 
 
-def load_clip_embedder(directory: Path, name: str) -> ClipEmbedder:
-    return ClipEmbedder(ModelFiles(directory, name, read_model_id(directory)))
+def load_clip_embedder(directory: Path, name: str, *, runtime: str = "tensorflow", precision: str | None = None) -> Any:
+    """The app's embedder for a model folder: TensorFlow, or LiteRT with its image tower in ``precision``
+    (exported beside the folder, checked against TensorFlow first, as the app does)."""
+    files = ModelFiles(directory, name, read_model_id(directory))
+    if runtime == "tensorflow":
+        return ClipEmbedder(files)
+    from xmr_desktop.engine.litert_embedder import LiteRTEmbedder
+    from xmr_desktop.engine.litert_export import ensure_litert
+
+    export = ensure_litert(directory, directory.parent, precision=precision or "float32")
+    if export is None:
+        raise RuntimeError(f"the LiteRT {precision} export of {directory} was rejected; see the log")
+    return LiteRTEmbedder(files, export).load()
 
 
 def pairs_of(csv_path: Path) -> Any:

@@ -75,5 +75,5 @@ def test_auto_uses_bfloat16_only_on_a_cpu_that_has_it(monkeypatch: pytest.Monkey
 
 def test_a_misspelt_precision_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(precision.PRECISION_ENV, "fp8")
-    with pytest.raises(XmrError, match="XMR_PRECISION='fp8': use one of auto, float32, bfloat16"):
+    with pytest.raises(XmrError, match="XMR_PRECISION=.fp8.: use one of auto, float32, bfloat16, int8"):
         precision.image_compute_dtype(on_gpu=False)

@@ -9,6 +9,7 @@ inline mode.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,14 @@ class _LocalLibrary:
 
         self._library = PhotoLibrary(paths, lazy_embedder, model=model, threaded=False, served_by="cli",
                                      language=language, **options)
+        # The one-time LiteRT export of a model runs while it loads (tens of seconds): say so on stderr.
+        from xmr_desktop.cli.output import PreparationPrinter
+        from xmr_desktop.core import events as e
+
+        printer = PreparationPrinter(sys.stderr)
+        self._library.subscribe(
+            lambda event: printer.update(event.name, event.stage, event.fraction) if isinstance(event, e.ModelPreparing) else None
+        )
         self._library.start()
 
     def call(self, command: c.Command, on_progress: ProgressCallback | None) -> Any:
@@ -101,3 +110,4 @@ class _LocalLibrary:
 
     def close(self) -> None:
         self._library.close()
+

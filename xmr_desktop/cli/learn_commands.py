@@ -50,7 +50,7 @@ def cmd_finetune(args: argparse.Namespace, paths: Paths) -> int:
         val = _read(args.pairs, args.images, "val")
     with LearnDB.open(paths.data_dir) as db:
         if args.recipe == "two-tower":
-            return _two_tower(args, train, val, db, target, name)
+            return _two_tower(args, paths, train, val, db, target, name)
         return _lit(args, paths, train, val, db, target, name)
 
 
@@ -58,7 +58,7 @@ def _lit(args: argparse.Namespace, paths: Paths, train: Any, val: Any, db: Any, 
     from xmr_desktop.engine.embedder import ClipEmbedder
     from xmr_desktop.learn.finetune import DEFAULT_VARIANT, FinetuneConfig, finetune_text
 
-    embedder = load_model(args.model, paths)
+    embedder = load_model(args.model, paths, runtime="tensorflow")  # training needs the TensorFlow model
     # A multilingual text tower (mclip-b32, a distilled model) is tuned the same way over its CLIP's images.
     if not isinstance(embedder, ClipEmbedder) and not hasattr(embedder, "tower"):
         raise XmrError("--recipe lit tunes a CLIP model or a multilingual text tower; pick one with --model")
@@ -73,13 +73,14 @@ def _lit(args: argparse.Namespace, paths: Paths, train: Any, val: Any, db: Any, 
         result = finetune_text(embedder, train, val, config=config, store=store, cache=db, progress=bar.epoch, save_to=target, name=name)
     print(f"validation, text → image and image → text (%), base model {embedder.name} vs tuned:")
     print(result.table())
+    _prepare_for_cpu(target, paths.models_dir, name)
     print(f"saved as '{name}' in {target}")
     images = getattr(getattr(embedder, "image_model", embedder), "name", embedder.name)
     print(f"use it with --model {name}; it shares {images}'s image vectors, so nothing is re-indexed")
     return EXIT_OK
 
 
-def _two_tower(args: argparse.Namespace, train: Any, val: Any, db: Any, target: Path, name: str) -> int:
+def _two_tower(args: argparse.Namespace, paths: Paths, train: Any, val: Any, db: Any, target: Path, name: str) -> int:
     from xmr_desktop.learn.contrastive import ContrastiveConfig
     from xmr_desktop.learn.two_tower import train_two_tower
 
@@ -95,6 +96,7 @@ def _two_tower(args: argparse.Namespace, train: Any, val: Any, db: Any, target: 
                              image_preprocess=args.image_preprocess, cache=db, progress=report, save_to=target, name=name)
     print("validation, text → image and image → text (%):")
     print(result.table())
+    _prepare_for_cpu(target, paths.models_dir, name)
     print(f"saved as '{name}' in {target}; use it with --model {name} (indexing with it embeds every photo again)")
     return EXIT_OK
 
@@ -111,7 +113,7 @@ def _distill(args: argparse.Namespace, paths: Paths, target: Path, name: str) ->
     for key, value in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size), ("patience", args.patience)):
         if value:
             setattr(config, key, value)
-    teacher = load_model(args.model, paths)
+    teacher = load_model(args.model, paths, runtime="tensorflow")  # training needs TensorFlow
     if not hasattr(teacher, "embed_texts") or not getattr(teacher, "model_id", ""):
         raise XmrError("--recipe distill needs a model with a text tower as the teacher; pick one with --model")
     held_out = f"{len(val)} pairs of {args.val}" if val is not None else f"{config.val_fraction:.0%} of the pairs held out (seed {config.seed})"
@@ -133,11 +135,28 @@ def _distill(args: argparse.Namespace, paths: Paths, target: Path, name: str) ->
     return EXIT_OK
 
 
-def load_model(model: str | None, paths: Paths) -> Any:
-    """Load what ``--model`` names, exactly as the rest of the app does (saved names, folders, hub ids)."""
+def load_model(model: str | None, paths: Paths, runtime: str | None = None) -> Any:
+    """Load what ``--model`` names, exactly as the rest of the app does (saved names, folders, hub ids);
+    ``runtime="tensorflow"`` for training, None for the automatic choice (evaluation)."""
     from xmr_desktop.engine.embedder import load_embedder
 
-    return load_embedder(model, paths.models_dir)
+    return load_embedder(model, paths.models_dir, runtime=runtime)
+
+
+def _prepare_for_cpu(target: Path, models_dir: Path, name: str) -> None:
+    """Export a model training just saved to LiteRT where LiteRT computes, so its first search is fast."""
+    from xmr_desktop.cli.output import PreparationPrinter
+    from xmr_desktop.engine.litert_prepare import export_saved_model
+
+    if target.is_dir() and not _is_text_tower(target):
+        printer = PreparationPrinter(sys.stderr)
+        export_saved_model(target, models_dir, progress=lambda stage, fraction: printer.update(name, stage, fraction))
+
+
+def _is_text_tower(folder: Path) -> bool:
+    from xmr_desktop.engine.text_towers import is_text_tower_folder
+
+    return is_text_tower_folder(folder)
 
 
 def _read(path: str, images: str | None, split: str | None, default_split: str | None = None) -> Any:

@@ -177,14 +177,15 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _device(loaded_device: str) -> tuple[str, str]:
-    """The compute device and image precision; from the app's loaded model when it has one."""
+    """The compute device with its runtime, and the image precision; from the app's loaded model when it has
+    one, else what this machine would use (on LiteRT without importing TensorFlow)."""
     if loaded_device:
         device, _, precision = loaded_device.partition(", images in ")
         return device, precision or "float32"
-    from xmr_desktop.engine.precision import image_compute_dtype
-    from xmr_desktop.engine.tf_runtime import compute_device, has_gpu
+    from xmr_desktop.engine.runtime import runtime_summary
 
-    return compute_device(), image_compute_dtype(on_gpu=has_gpu())
+    summary = runtime_summary()
+    return summary["device"], summary["image_precision"]
 
 
 def cmd_skipped(args: argparse.Namespace, paths: Paths) -> int:

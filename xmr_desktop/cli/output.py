@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from xmr_desktop.core.runs import IndexProgress
 from xmr_desktop.text_safety import printable, printable_text
 
-__all__ = ["printable", "printable_text", "json_line", "error", "warning", "ProgressPrinter", "TrainingProgress"]
+__all__ = ["printable", "printable_text", "json_line", "error", "warning", "ProgressPrinter", "TrainingProgress", "PreparationPrinter"]
 
 def json_line(record: dict[str, Any]) -> str:
     """JSON with readable Unicode, except that undecodable file names fall back to \\u escapes (still valid JSON)."""
@@ -127,3 +127,30 @@ class TrainingProgress:
         self._bar.n = p.step
         self._bar.set_postfix(loss=f"{p.loss:.3f}", refresh=False)
         self._bar.refresh()
+
+
+class PreparationPrinter:
+    """The one-time LiteRT export as the CLI shows it: one line when it starts, the stage and percentage on a
+    terminal while it runs, and how long it took at the end. Called with ``(name, stage, fraction)``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._started: float | None = None
+        self._name = ""
+
+    def update(self, name: str, stage: str, fraction: float) -> None:
+        from xmr_desktop.engine.litert_prepare import PREPARING_LINE
+
+        line = PREPARING_LINE.format(name=name)
+        if self._started is None or name != self._name:
+            self._started, self._name = time.monotonic(), name
+            if not self._tty:
+                print(line, file=self._stream, flush=True)
+        if fraction >= 1.0:
+            seconds = time.monotonic() - self._started
+            print(f"{chr(13) if self._tty else ''}{line} done in {seconds:.0f} s" + (" " * 20 if self._tty else ""),
+                  file=self._stream, flush=True)
+            self._started = None
+        elif self._tty:
+            print(f"\r{line} {100 * fraction:3.0f}% {stage}"[:160].ljust(100), end="", file=self._stream, flush=True)

@@ -24,6 +24,24 @@ class ModelChanged(Event):
 
 
 @dataclass(frozen=True)
+class ModelPreparing(Event):
+    """The model is being prepared for this computer before it can load: the one-time LiteRT export (tens of
+    seconds for ViT-B/32), after a download or at the first load of a model that has none yet.
+
+    Attributes:
+        argument: the model as asked for (None: the default).
+        name: its short name.
+        stage: what runs now ("converting the image tower (float32)", …).
+        fraction: how far the whole preparation is, 0 to 1.
+    """
+
+    argument: str | None
+    name: str
+    stage: str
+    fraction: float
+
+
+@dataclass(frozen=True)
 class ActivityChanged(Event):
     """What the core is doing: "idle", "loading", "scanning", "indexing" or "paused"."""
 

@@ -1,15 +1,19 @@
 """Which model to load and how: decided without TensorFlow, loaded on the core's worker thread.
 
 The window never downloads implicitly (its dialog does, visibly) and loads the whole model at once; the CLI
-downloads when needed and loads lazily, so ``xmr index`` with nothing new never imports TensorFlow.
+downloads when needed and loads lazily, so ``xmr index`` with nothing new never imports TensorFlow. On LiteRT
+(the CPU runtime) a model that has no export yet is exported while it loads, once; the session turns that
+export's progress into ``ModelPreparing`` events (``reporting_preparation``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,29 @@ log = logging.getLogger(__name__)
 
 # (model argument or None for the default, models_dir) -> an embedder; may raise XmrError.
 EmbedderFactory = Callable[[str | None, Path], Embedder]
+# (stage, fraction) while a model is prepared for this computer (the one-time LiteRT export).
+PreparationProgress = Callable[[str, float], None]
+
+# Set by the session around a factory call, so the factories below report the export without every factory
+# (tests pass two-argument lambdas) having to take a progress argument.
+_preparation_progress: contextvars.ContextVar[PreparationProgress | None] = contextvars.ContextVar(
+    "xmr_preparation_progress", default=None
+)
+
+
+@contextlib.contextmanager
+def reporting_preparation(progress: PreparationProgress) -> Iterator[None]:
+    """Within this block, ``on_disk_embedder`` and ``lazy_embedder`` report an export through ``progress``."""
+    token = _preparation_progress.set(progress)
+    try:
+        yield
+    finally:
+        _preparation_progress.reset(token)
+
+
+def preparation_progress() -> PreparationProgress | None:
+    """Where a factory called by the session reports the model's preparation (None outside a session)."""
+    return _preparation_progress.get()
 
 
 @dataclass(frozen=True)
@@ -123,14 +150,17 @@ def on_disk_embedder(argument: str | None, models_dir: Path) -> Embedder:
         raise ModelUnavailableError(status.problem)
     if not status.on_disk:
         raise ModelUnavailableError(f"The model '{status.name}' has not been downloaded yet.")
-    return load_embedder(argument, models_dir)
+    return load_embedder(argument, models_dir, progress=preparation_progress())
 
 
 def lazy_embedder(argument: str | None, models_dir: Path) -> Embedder:
-    """The command line's factory: download if needed, load TensorFlow and the weights on first use."""
+    """The command line's factory: download if needed, load the runtime and the weights on first use.
+
+    On LiteRT a model without its export is exported here, first (see ``engine/litert_prepare.py``).
+    """
     from xmr_desktop.engine.embedder import load_embedder
 
-    return load_embedder(argument, models_dir, preload=False)
+    return load_embedder(argument, models_dir, preload=False, progress=preparation_progress())
 
 
 def is_loaded(embedder: Embedder) -> bool:

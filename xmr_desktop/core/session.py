@@ -22,7 +22,7 @@ from xmr_desktop.core.folder_io import FolderIO
 from xmr_desktop.core.language import (
     LanguageError, check_language, effective_language, image_model_name, language_problem, text_side,
 )
-from xmr_desktop.core.models import EmbedderFactory, is_loaded, peek_model
+from xmr_desktop.core.models import EmbedderFactory, is_loaded, model_status, peek_model, reporting_preparation
 from xmr_desktop.core.state import ConceptInfo, LibraryStatus, ModelInfo
 from xmr_desktop.engine.protocol import Embedder
 from xmr_desktop.errors import UnknownFolderError, XmrError
@@ -147,8 +147,14 @@ class Session:
             self.language = check_language(language)
         self._drop_model()
         self._set_model(ModelInfo("loading", argument))
+        name = model_status(argument, self.paths.models_dir).name
+
+        def preparing(stage: str, fraction: float) -> None:
+            self._emit(e.ModelPreparing(argument, name, stage, float(fraction)))
+
         try:
-            embedder = self._factory(argument, self.paths.models_dir)
+            with reporting_preparation(preparing):
+                embedder = self._factory(argument, self.paths.models_dir)
         except XmrError as error:
             log.info("model %s unavailable: %s", argument, error)
             self._set_model(ModelInfo("failed", argument, message=str(error)))

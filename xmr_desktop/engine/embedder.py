@@ -1,11 +1,12 @@
-"""CLIP embeddings with TensorFlow: images and texts into one space, L2-normalised float32."""
+"""CLIP embeddings with TensorFlow: images and texts into one space, L2-normalised float32; and ``load_embedder``,
+which picks the runtime (LiteRT on the CPU, TensorFlow on a GPU; see ``runtime.py``)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,13 @@ from typing import Any
 import numpy as np
 
 from xmr_desktop.engine.loading import ModelFiles, ensure_model, load_clip, read_image_spec
-from xmr_desktop.engine.precision import bfloat16_image_features, image_compute_dtype
+from xmr_desktop.engine.precision import bfloat16_image_features, image_compute_dtype, image_space_id, litert_image_precision
 from xmr_desktop.engine.preprocess import ImageSpec
 from xmr_desktop.engine.registry import resolve_model_argument
+from xmr_desktop.engine.runtime import RUNTIMES, choose_runtime
 from xmr_desktop.engine.tf_runtime import compute_device, has_gpu, tensorflow
+from xmr_desktop.engine.two_tower_format import is_two_tower
+from xmr_desktop.errors import ModelLoadError, XmrError
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,12 @@ class ClipEmbedder:
         directory: where its files are.
         image_spec: the pixel format ``embed_images`` expects.
         dim: embedding size.
-        device: where TensorFlow computes and in what, e.g. ``CPU (2 cores), images in bfloat16``.
+        device: where TensorFlow computes and in what, e.g. ``CPU (2 cores), TensorFlow, images in bfloat16``.
         image_precision: what the image tower computes in (``float32``, or ``bfloat16`` where the CPU has it).
+        runtime: ``tensorflow``.
     """
+
+    runtime = "tensorflow"
 
     # Texts are padded to the shortest of these that fits the batch (the model's context is the last bucket):
     # a query of a few words costs about half of a full 77-token pass, and each bucket is traced only once.
@@ -43,7 +50,9 @@ class ClipEmbedder:
 
     def __init__(self, files: ModelFiles) -> None:
         self.name = files.name
-        self.model_id = files.model_id
+        # float32 and bfloat16 share the model's space; a recorded int8 suffix (a model tuned from an int8
+        # index) does not apply to what TensorFlow computes.
+        self.model_id = image_space_id(files.model_id, "float32")
         self.directory = files.directory
         self._loaded: _LoadedClip | None = None
         self._lock = threading.Lock()
@@ -91,7 +100,7 @@ class ClipEmbedder:
 
     @property
     def device(self) -> str:
-        return f"{compute_device()}, images in {self._ready().image_precision}"
+        return f"{compute_device()}, TensorFlow, images in {self._ready().image_precision}"
 
     def _ready(self) -> "_LoadedClip":
         return self._loaded if self._loaded is not None else self.load()._loaded  # type: ignore[return-value]
@@ -172,13 +181,27 @@ def _pad_columns(array: np.ndarray, length: int, value: int) -> np.ndarray:
 
 
 def load_embedder(
-    model: str | None, models_dir: Path, *, endpoint: str | None = None, tqdm_class: Any = None, preload: bool = True
+    model: str | None,
+    models_dir: Path,
+    *,
+    endpoint: str | None = None,
+    tqdm_class: Any = None,
+    preload: bool = True,
+    runtime: str | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Any:
     """Resolve a ``--model`` argument, download it if needed, and load it (a CLIP, a multilingual text tower bound
     to its CLIP, or a two-tower model).
 
-    With ``preload=False`` a CLIP model loads on first use instead (``xmr index`` with nothing new to embed).
+    ``runtime`` is ``litert``, ``tensorflow`` or None for the automatic choice (``choose_runtime``: LiteRT on
+    the CPU, TensorFlow on a GPU; ``XMR_RUNTIME`` overrides). Code that trains passes ``"tensorflow"``. On
+    LiteRT, a model without a checked export is exported first (tens of seconds for ViT-B/32, reported through
+    ``progress(stage, fraction)``); a model whose export is missing, rejected or damaged runs on TensorFlow,
+    with the reason in the log. With ``preload=False`` the model loads on first use instead (``xmr index`` with
+    nothing new to embed); otherwise the first text query is ready at once.
     """
+    if runtime is not None and runtime not in RUNTIMES[1:]:
+        raise XmrError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES[1:])}")
     from xmr_desktop.engine.tower_embedder import load_text_tower_embedder
 
     # A multilingual text tower (mclip-b32, a distilled model) comes with the CLIP whose image space it shares.
@@ -187,13 +210,47 @@ def load_embedder(
     if tower is not None:
         return tower
     ref = resolve_model_argument(model, models_dir)
-    files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class)
-    from xmr_desktop.learn.two_tower import TwoTowerEmbedder, is_two_tower
+    on_litert = (runtime or choose_runtime()) == "litert"
+    # A download on LiteRT ends with the export (``litert_prepare``), reported like an export at first load.
+    prepare, on_stage = None, None
+    if on_litert:
+        from xmr_desktop.engine.litert_prepare import prepare_for_litert
+        from xmr_desktop.engine.progress import STAGE_PREPARE
 
+        prepare = prepare_for_litert
+        if progress is not None:
+            on_stage = lambda stage, fraction: progress(stage, fraction) if stage == STAGE_PREPARE else None  # noqa: E731
+    files = ensure_model(ref, models_dir, endpoint=endpoint, tqdm_class=tqdm_class, on_stage=on_stage, prepare=prepare)
+    if on_litert:
+        embedder = _litert_embedder(files, models_dir, progress)
+        if embedder is not None:
+            return embedder.load() if preload else embedder
     if is_two_tower(files.directory):
+        from xmr_desktop.learn.two_tower import TwoTowerEmbedder
+
         return TwoTowerEmbedder(files)
     embedder = ClipEmbedder(files)
     return embedder.load() if preload else embedder
+
+
+def _litert_embedder(files: ModelFiles, models_dir: Path, progress: Callable[[str, float], None] | None) -> Any:
+    """The model on LiteRT, exporting it first if needed; None (reason logged) when it must run on TensorFlow."""
+    from xmr_desktop.engine.litert_embedder import LiteRTEmbedder
+    from xmr_desktop.engine.litert_files import find_litert
+
+    precision = litert_image_precision()
+    export = find_litert(files.directory, models_dir, precision)
+    if export is None:
+        from xmr_desktop.engine.litert_export import ensure_litert
+
+        export = ensure_litert(files.directory, models_dir, precision=precision, progress=progress)
+    if export is None:
+        return None
+    try:
+        return LiteRTEmbedder(files, export).open()
+    except ModelLoadError as error:
+        log.warning("the LiteRT files of %s cannot be used (%s); it runs on TensorFlow", files.directory, error)
+        return None
 
 
 def _normalised(features: np.ndarray) -> np.ndarray:

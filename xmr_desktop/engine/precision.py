@@ -7,6 +7,10 @@ would be emulated and slower, so ``auto`` keeps float32 there and on GPUs.
 
 ``XMR_PRECISION=float32`` (or ``bfloat16``) overrides the choice. Vectors computed either way share one index:
 they are the same model's embeddings within that small drift.
+
+On the LiteRT runtime (``runtime.py``) the image tower runs in float32, or with ``XMR_PRECISION=int8`` from
+dynamic-range int8 weights. Int8 vectors are a different image space: they get their own ``model_id``
+(``image_space_id``), so they are never mixed with float32 vectors in one index.
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from xmr_desktop.errors import XmrError
 log = logging.getLogger(__name__)
 
 PRECISION_ENV = "XMR_PRECISION"
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
+# Appended to a model's image-space id when its image tower runs from int8 weights.
+INT8_SPACE_SUFFIX = "+litert-int8"
 _NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 def requested_precision() -> str:
-    """``auto``, ``float32`` or ``bfloat16`` from ``XMR_PRECISION``; anything else is an error worth stopping for."""
+    """``auto``, ``float32``, ``bfloat16`` or ``int8`` from ``XMR_PRECISION``; anything else is an error worth
+    stopping for."""
     value = os.environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
     if value not in PRECISIONS:
         raise XmrError(f"{PRECISION_ENV}={value!r}: use one of {', '.join(PRECISIONS)}")
@@ -53,11 +60,31 @@ def cpu_has_native_bfloat16() -> bool:
 
 
 def image_compute_dtype(on_gpu: bool) -> str:
-    """``bfloat16`` or ``float32``: what the image tower should compute in on this machine."""
+    """``bfloat16`` or ``float32``: what TensorFlow's image tower should compute in on this machine."""
     requested = requested_precision()
+    if requested == "int8":
+        log.warning("%s=int8 needs the LiteRT runtime; TensorFlow computes the images in float32", PRECISION_ENV)
+        return "float32"
     if requested != "auto":
         return requested
     return "bfloat16" if not on_gpu and cpu_has_native_bfloat16() else "float32"
+
+
+def litert_image_precision() -> str:
+    """``float32`` or ``int8``: the weights LiteRT's image tower runs from (``auto`` is float32, see the README's
+    measurements); ``bfloat16`` never reaches here, it selects TensorFlow."""
+    return "int8" if requested_precision() == "int8" else "float32"
+
+
+def image_space_id(recorded_id: str, precision: str) -> str:
+    """The ``model_id`` of image vectors computed in ``precision`` by a model whose marker records ``recorded_id``.
+
+    Float32, bfloat16 (within 1e-4) and LiteRT float32 (within 1e-5) share one space; int8 weights get their
+    own. A recorded id may already carry the int8 suffix (a model fine-tuned from an int8 index), so it is
+    removed first: the result depends only on the base space and the precision.
+    """
+    base = recorded_id[: -len(INT8_SPACE_SUFFIX)] if recorded_id.endswith(INT8_SPACE_SUFFIX) else recorded_id
+    return base + INT8_SPACE_SUFFIX if precision == "int8" else base
 
 
 def bfloat16_image_features(model: Any) -> Callable[[Any], Any]:

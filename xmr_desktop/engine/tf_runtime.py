@@ -30,7 +30,7 @@ def tensorflow() -> ModuleType:
     # sqlite3 extension binds to when it is loaded after them: the index's keyword search then fails with "no
     # such module: fts5". Loaded first, sqlite3 keeps the system's library.
     import sqlite3  # noqa: F401
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         import tensorflow as tf
         import tf_keras  # noqa: F401  (loads a second copy of TF's native logging, which prints again)
         import transformers
@@ -44,11 +44,11 @@ def tensorflow() -> ModuleType:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null while native libraries load.
 
     TensorFlow 2.17+ logs through absl before ``InitializeLog`` runs, which ignores ``TF_CPP_MIN_LOG_LEVEL``;
-    only the descriptor itself can be silenced. Python exceptions still propagate normally.
+    only the descriptor itself can be silenced (LiteRT's C++ logger too). Python exceptions still propagate.
     """
     try:
         sys.stderr.flush()

@@ -38,6 +38,7 @@ from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, write_model_mar
 from xmr_desktop.engine.preprocess import ImageSpec
 from xmr_desktop.engine.staging import staged_model_folder
 from xmr_desktop.engine.tf_runtime import compute_device, tensorflow
+from xmr_desktop.engine.two_tower_format import FORMAT, HEADS_FILE, apply_head, load_heads
 from xmr_desktop.errors import ModelLoadError, ModelUnavailableError, XmrError
 from xmr_desktop.learn.contrastive import ContrastiveConfig, caption_text_ids, train_heads
 from xmr_desktop.learn.image_encoders import (
@@ -56,12 +57,10 @@ from xmr_desktop.learn.pairs import PairSet
 
 log = logging.getLogger(__name__)
 
-FORMAT = "two-tower"
 IMAGE_WEIGHTS_FILE = "image_encoder.weights.h5"
 IMAGE_KERAS_FILE = "image_encoder.keras"
 LEGACY_IMAGE_ENCODER_FILE = "image_encoder.h5"  # a whole Keras model, written before 2026-12; weights read only
 TEXT_ENCODER_DIR = "text_encoder"
-HEADS_FILE = "heads.npz"
 
 # How each keras.applications family wants its input, written as CLIP-style mean/std on [0, 1] pixels:
 # caffe = BGR minus the ImageNet mean in 0-255; tf = [-1, 1]; torch = ImageNet mean/std; raw = 0-255 (the model
@@ -260,15 +259,6 @@ def _save(target: Path, name: str, image_tower: _ImageTower, text_tower: _TextTo
     return target
 
 
-def is_two_tower(directory: Path) -> bool:
-    """Whether a model folder holds a two-tower model (what ``load_embedder`` dispatches on)."""
-    marker = Path(directory) / MODEL_MARKER
-    try:
-        return marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError):
-        return False
-
-
 class TwoTowerEmbedder:
     """A saved two-tower model with ``ClipEmbedder``'s interface.
 
@@ -287,8 +277,7 @@ class TwoTowerEmbedder:
             image = record["image_encoder"]
             size = int(image["input_size"])
             keras_model = _saved_image_encoder(files.directory, image, size)
-            with np.load(files.directory / HEADS_FILE, allow_pickle=False) as data:
-                self._heads = {key: data[key] for key in data.files}
+            self._heads = load_heads(files.directory)
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ModelLoadError(f"cannot load the two-tower model in {files.directory}: {error}") from error
         self._image = _ImageTower(keras_model, image["preprocess"], size, self.model_id)
@@ -340,14 +329,3 @@ def _inside(directory: Path, name: object) -> Path:
     if not text or Path(text).name != text or text in (".", ".."):
         raise ModelLoadError(f"{directory}: the model record names '{text}', which is not a file of the folder")
     return directory / text
-
-
-def apply_head(heads: dict[str, np.ndarray], side: str, features: np.ndarray) -> np.ndarray:
-    """Standardise, project (through the hidden layer if there is one) and L2-normalise, in NumPy."""
-    x = (features - heads[f"{side}_mean"]) / heads[f"{side}_std"]
-    if f"{side}_hidden_w" in heads:
-        h = x @ heads[f"{side}_hidden_w"] + heads[f"{side}_hidden_b"]
-        h = 0.5 * h * (1.0 + np.tanh(0.7978845608 * (h + 0.044715 * h**3)))  # GELU, tanh form as in training
-        x = np.concatenate([x, h], axis=1)
-    out = x @ heads[f"{side}_w"] + heads[f"{side}_b"]
-    return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)

@@ -26,6 +26,7 @@ THROTTLE_MS = 100
 # Of these only the newest matters; older ones in the same batch are dropped.
 _LATEST_ONLY = (
     e.IndexingProgress, e.FoldersChanged, e.ActivityChanged, e.SearchableChanged, e.ConceptsChanged, e.DuplicatesProgress,
+    e.ModelPreparing,
 )
 
 OnResult = Callable[[Any], None]

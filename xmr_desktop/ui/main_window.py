@@ -22,6 +22,7 @@ from xmr_desktop.core.commands import AddFolder, LoadModel, PauseFolder, PauseIn
 from xmr_desktop.core.library import PhotoLibrary, WatcherFactory
 from xmr_desktop.core.models import EmbedderFactory, ModelStatus, model_status, on_disk_embedder
 from xmr_desktop.core.state import FolderInfo, ModelInfo
+from xmr_desktop.engine.litert_prepare import PREPARING_LINE
 from xmr_desktop.library.photo_paths import is_photo_file, normalise_folder
 from xmr_desktop.library.store import AddedFolder
 from xmr_desktop.library.watcher import FolderWatcher
@@ -34,7 +35,7 @@ from xmr_desktop.ui.language_control import LanguageController
 from xmr_desktop.ui.library_bridge import LibraryBridge
 from xmr_desktop.ui.menus import MenuActions, build_menus
 from xmr_desktop.ui.model_dialog import ModelDialog
-from xmr_desktop.ui.model_download import DownloadFn, hub_download
+from xmr_desktop.ui.model_download import DownloadFn, prepared_hub_download
 from xmr_desktop.ui.ocr_menu import OcrMenu
 from xmr_desktop.ui.pages import MessagePage, WelcomePage
 from xmr_desktop.ui.results_model import ResultsModel, SortOrder
@@ -89,7 +90,7 @@ class MainWindow(QMainWindow):
         embedder_factory: EmbedderFactory | None = None,
         watcher_factory: WatcherFactory | None = FolderWatcher,
         check_model: bool | None = None,
-        download_fn: DownloadFn = hub_download,
+        download_fn: DownloadFn = prepared_hub_download,
         batch_size: int | None = None,
         decode_workers: int | None = None,
         ask_languages: bool | None = None,
@@ -361,6 +362,8 @@ class MainWindow(QMainWindow):
         for event in batch:
             if isinstance(event, e.ModelChanged):
                 self._on_model(event.model)
+            elif isinstance(event, e.ModelPreparing):
+                self._on_preparing(event)
             elif isinstance(event, e.ActivityChanged):
                 self.status_panel.set_state(event.activity)
             elif isinstance(event, e.IndexingProgress):
@@ -391,6 +394,13 @@ class MainWindow(QMainWindow):
         self.search.set_model_state(model.state)
         self.language.on_model(model)
         self._update_page()
+
+    def _on_preparing(self, event: e.ModelPreparing) -> None:
+        # The one-time LiteRT export (tens of seconds): the reason the model is not ready yet.
+        if self.model_info.state != "loading":
+            return  # a late event of an export that has ended
+        line = PREPARING_LINE.format(name=event.name)
+        self.status_panel.set_model_problem(f"{line} {100 * event.fraction:.0f}%", event.stage)
 
     def _on_folders(self, infos: list[FolderInfo]) -> None:
         self.folders = infos

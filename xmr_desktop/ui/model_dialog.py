@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from xmr_desktop.engine.progress import STAGE_DOWNLOAD, TransferMeter, format_bytes, stage_label
-from xmr_desktop.ui.model_download import DownloadFn, ModelDownload, hub_download
+from xmr_desktop.ui.model_download import DownloadFn, ModelDownload, prepared_hub_download
 from xmr_desktop.core.models import ModelStatus, model_status
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class ModelDialog(QDialog):
     state_changed = Signal(str)
 
     def __init__(
-        self, status: ModelStatus, models_dir: Path, *, download_fn: DownloadFn = hub_download, parent: QWidget | None = None
+        self, status: ModelStatus, models_dir: Path, *, download_fn: DownloadFn = prepared_hub_download, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Get the search model")

@@ -209,6 +209,14 @@ def hub_download(
         raise XmrError(text)
 
 
+def prepared_hub_download(status: ModelStatus, models_dir: Path, control: DownloadControl) -> None:
+    """``hub_download`` ending with this computer's preparation: the LiteRT export where LiteRT computes (its
+    own stage in the dialog), nothing where TensorFlow does."""
+    from xmr_desktop.engine.litert_prepare import litert_prepare_step
+
+    hub_download(status, models_dir, control, prepare=litert_prepare_step())
+
+
 class ModelDownload(QObject):
     """One download on a background thread (which may itself wait on a child process).
 
