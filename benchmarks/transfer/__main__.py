@@ -120,18 +120,6 @@ def measure(base, load, db, data, work: Path, b_train, b_val, b_tests, args, *, 
         reports = [evaluate(model, fold, cache=db) for fold in b_tests]
         return run.averaged(reports), sum(r.vectors.embedded for r in reports)
 
-
-    from benchmarks.transfer import multilingual
-
-    if args.multilingual_only:
-        found = multilingual.run_multilingual(work, base_dir, base, db, args.seed, latency=not args.no_latency)
-        multilingual.print_tables(found)
-        run.json_dump(work / "results.json", {"multilingual": [(n, m.to_json(), note) for n, m, note in found["rows"]],
-                                             "text_tower_latency_ms": found.get("latency"), "distill": found["distill"],
-                                             "pretrain": stats})
-        print(f"\ntotal {time.monotonic() - started:.0f} s")
-        return 0
-
     rows: list[tuple[str, object, str]] = []
     rows.append(("zero-shot, domain A (sanity)", evaluate(base, run.pairs_of(data["a_test"]), cache=db).metrics, ""))
     rows.append(("zero-shot CLIP", on_b(base)[0], ""))
