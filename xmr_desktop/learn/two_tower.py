@@ -38,7 +38,7 @@ from xmr_desktop.engine.loading import MODEL_MARKER, ModelFiles, write_model_mar
 from xmr_desktop.engine.preprocess import ImageSpec
 from xmr_desktop.engine.staging import staged_model_folder
 from xmr_desktop.engine.tf_runtime import compute_device, tensorflow
-from xmr_desktop.engine.two_tower_format import FORMAT, HEADS_FILE, apply_head, load_heads
+from xmr_desktop.engine.two_tower_format import FORMAT, HEADS_FILE, apply_head, is_two_tower, load_heads  # noqa: F401  (is_two_tower: re-exported)
 from xmr_desktop.errors import ModelLoadError, ModelUnavailableError, XmrError
 from xmr_desktop.learn.contrastive import ContrastiveConfig, caption_text_ids, train_heads
 from xmr_desktop.learn.image_encoders import (
