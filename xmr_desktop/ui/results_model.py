@@ -12,12 +12,11 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
 
 from xmr_desktop.search.results import SearchResult
-
-WEAK = "weak"  # SearchResult.match of a result past the query's cutoff (search.cutoff.WEAK; numpy-free here)
 from xmr_desktop.ui.date_groups import sort_key as date_order
 from xmr_desktop.ui.thumbnails import ThumbnailCache
 
 _Index = QModelIndex | QPersistentModelIndex
+WEAK = "weak"  # SearchResult.match of a result past the query's cutoff (search.cutoff.WEAK; numpy-free here)
 
 
 class SortOrder(str, Enum):
