@@ -120,7 +120,12 @@ def test_explicit_filters_and_sorting_by_date_taken(capsys, indexed) -> None:
     assert names("--type", "png") == ["IMG_0001.png"]
     assert names("--folder", str(photos), "--place", "Lisboa") == ["beach-2023.jpg"]
     by_date = found(capsys, base, "beach", "--sort", "date", "--top", "4")
-    assert [h["taken_at"] for h in by_date] == sorted((h["taken_at"] for h in by_date), reverse=True)
+    # The strong matches first, then the weak ones; each side newest taken first.
+    marks = [h["match"] for h in by_date]
+    assert marks == sorted(marks, key=lambda m: m != "strong")
+    for side in ("strong", "weak"):
+        taken = [h["taken_at"] for h in by_date if h["match"] == side]
+        assert taken == sorted(taken, reverse=True)
     code = main([*base, "search", "beach", "--taken-after", "next week"])
     assert code == 1 and "--taken-after: 'next week' is not a date" in capsys.readouterr().err
 

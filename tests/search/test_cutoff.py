@@ -124,3 +124,43 @@ def test_annotate_marks_and_explains_what_search_returns_and_date_order_keeps_st
     dated = by_date(marked)
     assert [r.match for r in dated] == ["strong"] * 40 + ["weak"] * 10
     assert [r.mtime for r in dated[:40]] == sorted(r.mtime for r in marked[:40])
+
+
+def test_with_words_fused_in_the_strong_matches_are_a_prefix_up_to_the_last_strong_by_meaning() -> None:
+    from xmr_desktop.search.annotate import marks, strong_in_fused, strong_total
+    from xmr_desktop.search.cutoff import Cutoff
+
+    semantic = {1: 0.30, 2: 0.12, 3: 0.29, 4: 0.10, 5: 0.09}
+    cut = Cutoff(threshold=0.25, strong=3, more_beyond=False, typical=0.05)  # 1, 3 and one the fusion did not see
+    # 2 has the query's words in its name and was lifted between two strong matches: strong; 4 was lifted less.
+    fused = [(1, False), (2, True), (3, False), (4, True), (5, False)]
+    assert strong_in_fused(fused, semantic, cut) == 3
+    assert strong_total(fused, semantic, cut, 3) == 4
+    assert marks(5, 3) == [STRONG, STRONG, STRONG, WEAK, WEAK]
+    # Nothing strong by meaning: what the words put above the best match by meaning is strong ("passport").
+    none = Cutoff(threshold=math.inf, strong=0, more_beyond=False, typical=0.05)
+    assert strong_in_fused([(2, True), (4, True), (1, False), (5, True)], semantic, none) == 2
+    assert strong_in_fused([(1, False), (2, True)], semantic, none) == 0
+
+
+def test_explaining_many_results_at_once_says_what_explaining_each_says() -> None:
+    from xmr_desktop.search.annotate import explained
+    from xmr_desktop.search.explain import MatchReason, breakdown_query, explain, plain_pieces
+    from xmr_desktop.search.query import parse_query
+
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(vectors, np.arange(300) + 10)
+    stats = LibraryStats.from_index(index)
+    words = {w: rng.normal(size=8).astype(np.float32) for w in ("beach", "sunset", "people")}
+    query = breakdown_query(parse_query("beach + sunset - people", image_exists=lambda _: False), plain_pieces(words.__getitem__, None))
+    hits = index.top_k(query.vector, 30)
+    keyword = MatchReason("keyword", "beach", field="file name")
+    results = [SearchResult(f"/p/{i}.jpg", s, 1, 0.0, reasons=(keyword,)) for i, s in hits]
+    many = explained(results, [i for i, _ in hits] + [], query, index, stats)
+    for result, (file_id, _) in zip(many, hits):
+        one = explain(query, index.vectors_of([file_id])[file_id], baseline=stats.mean, extra=(keyword,))
+        assert [r.label() for r in result.reasons] == [r.label() for r in one.reasons]
+        assert [r.share for r in result.reasons[:3]] == pytest.approx([r.share for r in one.reasons[:3]], abs=1e-9)
+    assert explained(results[:1], [99999], query, index, stats) == results[:1]  # its vector is gone: as it was

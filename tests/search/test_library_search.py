@@ -64,7 +64,8 @@ def test_dates_in_the_query_keep_only_photos_taken_then_and_the_rest_ranks_them(
     first = answer[0]
     assert (first.taken_at, first.taken_at_source, first.place, first.camera) == (
         "2023-08-01T12:00:00", "exif", "Lisbon, Portugal", "Apple iPhone 12")
-    assert [r.label() for r in first.reasons] == ["date taken: 2023-08-01"]
+    # Why: the query's one term, then what the date filter saw.
+    assert [r.label() for r in first.reasons] == ["blue +100%", "date taken: 2023-08-01"]
 
 
 def test_a_place_in_chinese_alone_lists_the_photos_taken_there_newest_first(library) -> None:
@@ -78,8 +79,12 @@ def test_a_rare_word_in_a_file_name_puts_that_photo_first_while_the_model_prefer
     core, _ = library
     answer = core.call(c.Search("passport"))
     assert names(answer)[0] == "passport_scan.jpg" and answer.ranked_by == "meaning and words"
-    assert answer[0].matched == ("passport",) and answer[0].reasons[0].to_json() == {
+    assert answer[0].matched == ("passport",) and answer[0].reasons[1].to_json() == {
         "kind": "keyword", "text": "passport", "field": "file name"}
+    # The words lifted it above the matches by meaning: it is a strong match, and the strong ones still come first.
+    marks = [r.match for r in answer]
+    assert marks[0] == "strong" and marks == sorted(marks, key=lambda m: m != "strong")
+    assert answer.cutoff.strong == marks.count("strong")
     # Only positive words are looked up: "- passport" pushes away by meaning and lifts nothing.
     assert names(core.call(c.Search("blue - passport")))[0] != "passport_scan.jpg"
     # Tags count too, and filters hold for words as for meaning.

@@ -142,8 +142,10 @@ def test_folder_filter_and_date_sort(qtbot: Any, make_window: Any, photo_dir: Pa
     assert [Path(p).name for p in window.results_model.paths()] == ["red_square_0.png"]
     with qtbot.waitSignal(window.results_shown, timeout=INDEX_TIMEOUT_MS):
         combo.setCurrentIndex(0)
-    window.search_bar.sort_combo.setCurrentIndex(1)  # newest first
-    assert Path(window.results_model.paths()[0]).name == "green_square_0.png"
+    window.search_bar.sort_combo.setCurrentIndex(1)  # newest first: the strong matches, then the weaker ones
+    model = window.results_model
+    assert 0 < model.strong_count() < 6 and Path(model.paths()[0]).name.startswith("red_")
+    assert Path(model.paths()[model.strong_count()]).name == "green_square_0.png"  # the newest photo, a weak match
 
 
 def test_remove_and_pause_a_folder(qtbot: Any, make_window: Any, photo_dir: Path, monkeypatch: Any) -> None:

@@ -29,6 +29,8 @@ def indexed(qtbot: Any, make_window: Any, folder: Path, count: int, **options: A
 def search(qtbot: Any, window: Any, text: str) -> list[str]:
     with qtbot.waitSignal(window.results_shown, timeout=INDEX_TIMEOUT_MS):
         window.search_bar.set_query(text)
+    # Every result on screen, the weaker matches too (the divider's click): these tests move through them all.
+    window.date_grid.set_weak_expanded(True)
     return window.results_model.paths()
 
 
@@ -61,12 +63,12 @@ def test_selecting_a_result_shows_it_large_with_its_details(qtbot: Any, make_win
     assert viewer.shown_image.image.pixelColor(32, 32).red() > 150  # the red circle's middle
     details = pane.details_model
     assert details.keys() == ["name", "folder", "pixels", "size", "mtime", "score", "match_reasons"]
-    assert "file name: red" in details.text("match_reasons")  # "something red": the word is in its name
+    assert details.text("match_reasons") == "something red +100%\nfile name: red"  # why it matched, from the search
     assert details.text("name") == "red_circle_0.png" and details.text("folder") == str(photo_dir)
     assert details.text("pixels") == "64 × 64 (4,096 pixels)"
     assert details.text("size").endswith(f"({os.path.getsize(path):,} bytes)")
     assert details.text("score") == f"{window.results_model.result(0).score:.3f}"
-    # Metadata and match reasons arrive later, from their own modules: their rows appear then.
+    # Metadata and other reasons can arrive later, from their own modules: their rows appear then.
     assert viewer.update_details(path, {"camera": "Canon EOS R6", "place": "Lisbon", "match_reasons": ["red +80%"]})
     assert details.text("camera") == "Canon EOS R6" and details.text("place") == "Lisbon"
     assert details.text("match_reasons") == "red +80%"

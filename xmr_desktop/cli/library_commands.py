@@ -4,13 +4,20 @@ commands for the core (a running app's, or one opened here) and prints the answe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from typing import Any
 
 from xmr_desktop.cli.connect import Library
-from xmr_desktop.cli.output import ProgressPrinter, json_line, printable, printable_text, warning
+from xmr_desktop.cli.output import (
+    ProgressPrinter,
+    json_line,
+    printable,
+    printable_text,
+    warning,
+)
 from xmr_desktop.config import Paths
 from xmr_desktop.core import commands as c
 from xmr_desktop.errors import UnknownFolderError
@@ -57,9 +64,10 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
     filters = c.SearchFilters(args.taken_after, args.taken_before, args.place, args.camera, args.type)
     if args.image:
         image = os.path.abspath(os.path.expanduser(args.image))
-        command: c.Command = c.FindSimilar(image, args.folder, args.top, filters=filters, sort=args.sort)
+        command: c.Command = c.FindSimilar(image, args.folder, args.top, filters=filters, sort=args.sort,
+                                           strictness=args.strictness)
     else:
-        command = c.Search(args.query, args.folder, args.top, filters=filters, sort=args.sort)
+        command = c.Search(args.query, args.folder, args.top, filters=filters, sort=args.sort, strictness=args.strictness)
     with open_library(args, paths) as library:
         answer = library.call(command)
         # Which text tower answered each term (a separate question: routing is a rule, nothing is embedded).
@@ -68,16 +76,43 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         print_reading(answer, as_json=args.json)
     if towers is not None:
         print_towers(towers, as_json=args.json)
-    for result in answer:
+    shown = answer.strong_results if args.strong_only else answer.results
+    explain_end = args.explain and not args.json and answer.cutoff is not None
+    if explain_end and not answer.strong_results and shown:
+        print(f"  {strong_end_line(answer)}")
+    for position, result in enumerate(shown):
         if args.json:
             print(json_line(result.to_json()))
             continue
         print(f"{result.score:.3f}  {printable(result.path)}")
         if args.explain:
             print(f"       {printable_text(why(result))}")
-    if not answer and not args.json:
-        print("no results (is anything indexed for this model? see `xmr status`)", file=sys.stderr)
+            following = shown[position + 1] if position + 1 < len(shown) else None
+            if explain_end and result.match == "strong" and (following is None or following.match == "weak"):
+                print(f"  {strong_end_line(answer)}")
+    if not shown and not args.json:
+        if answer and args.strong_only:
+            print("no strong match (the closest photos are weaker matches: drop --strong-only, or try a lower "
+                  "--strictness)", file=sys.stderr)
+        else:
+            print("no results (is anything indexed for this model? see `xmr status`)", file=sys.stderr)
     return EXIT_OK
+
+
+def strong_end_line(answer: SearchAnswer) -> str:
+    """``--explain``'s line where the strong matches end (or why there is none)."""
+    cutoff = answer.cutoff
+    assert cutoff is not None
+    if cutoff.decided == "none":
+        return f"── all {cutoff.strong} photos the filters keep are matches (nothing to rank them against) ──"
+    if cutoff.strong == 0:
+        return "── no strong match: the photos below are only the closest ones ──"
+    shown = sum(1 for r in answer if r.match == "strong")
+    more = "+" if cutoff.strong_beyond else ""
+    if shown < cutoff.strong:
+        return f"── {cutoff.strong}{more} strong matches, {shown} shown (ask for more with --top) ──"
+    weaker = "weaker matches below" if shown < len(answer) else ("more, weaker ones beyond" if cutoff.weaker_beyond else "no weaker ones")
+    return f"── strong matches end here ({cutoff.strong}; {weaker}) ──"
 
 
 def print_reading(answer: SearchAnswer, *, as_json: bool) -> None:
@@ -88,7 +123,8 @@ def print_reading(answer: SearchAnswer, *, as_json: bool) -> None:
             "parts": [{"kind": p.kind, "label": p.label, "start": p.start, "end": p.end, "description": p.description}
                       for p in answer.reading.parts],
         }
-        print(json_line({"query": reading, "filters": list(answer.filters), "ranked_by": answer.ranked_by}))
+        cutoff = None if answer.cutoff is None else dataclasses.asdict(answer.cutoff)
+        print(json_line({"query": reading, "filters": list(answer.filters), "ranked_by": answer.ranked_by, "cutoff": cutoff}))
         return
     if answer.reading is not None:
         for line in answer.reading.explanation.splitlines():

@@ -49,11 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--type", metavar="TEXT", help="only photos of this type: photo, screenshot, panorama, or a format (png, heic…)")
     search.add_argument("--sort", choices=("relevance", "date"), default="relevance",
                         help="relevance (default), or date: the best matches, newest taken first")
+    search.add_argument("--strong-only", action="store_true",
+                        help="print only the strong matches: where the query's matches end is decided per query from "
+                             "its own scores (see --strictness)")
+    search.add_argument("--strictness", type=_strictness, default=None, metavar="S",
+                        help="where the strong matches end, from 0 (loose: more photos count as matches) to 1 (strict: "
+                             "only what ties with the best match); default 0.5. Not a similarity threshold: one setting "
+                             "means the same for every query")
     search.add_argument("--explain", action="store_true",
-                        help="print how the query was read (dates, places, cameras, types) and why each photo matched")
+                        help="print how the query was read (dates, places, cameras, types), why each photo matched "
+                             "(each part of the query's share, words found, what the filters saw) and where the strong "
+                             "matches end")
     search.add_argument("--json", action="store_true",
                         help="one JSON object per line: path, score, size, mtime, width, height, taken_at, taken_at_source, "
-                             "place, camera, keywords, matched, reasons")
+                             "place, camera, keywords, matched, match (strong or weak), reasons (kind, text, share...)")
 
     status = commands.add_parser("status", help="folders, counts, model, device and where data lives")
     status.add_argument("--json", action="store_true", help="print one JSON object")
@@ -118,6 +127,16 @@ def add_learning_commands(subparsers: Any) -> None:
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     remove = verbs.add_parser("remove", help="forget a concept")
     remove.add_argument("name", metavar="NAME")
+
+
+def _strictness(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be from 0 (loose) to 1 (strict)")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -28,7 +28,10 @@ class Search(Command):
     words).
 
     ``literal``: spans of ``query`` to take as plain words (chips the user removed). ``filters``: explicit
-    filters on top of the query's. ``sort``: "relevance" or "date" (the best matches, newest taken first).
+    filters on top of the query's. ``sort``: "relevance" or "date" (the best matches, the strong ones newest
+    taken first, then the weak ones). ``strictness``: where the strong matches end, 0 (loose) to 1 (strict; only
+    what ties with the best match); None: the default (``search.cutoff.DEFAULT_STRICTNESS``). The answer's
+    ``cutoff`` and each result's ``match`` say where they ended.
     ``channel`` names who asks (the window's search box): a newer search on the same channel makes an older
     one still waiting in the queue pointless, and it is cancelled unrun.
     """
@@ -40,12 +43,13 @@ class Search(Command):
     literal: tuple[tuple[int, int], ...] = ()
     filters: SearchFilters = field(default_factory=SearchFilters)
     sort: str = "relevance"
+    strictness: float | None = None
 
 
 @dataclass(frozen=True)
 class FindSimilar(Command):
     """Photos that look like the image at ``image_path`` (indexed or not; itself left out) -> ``SearchAnswer``;
-    ``filters`` and ``sort`` as for ``Search``."""
+    ``filters``, ``sort`` and ``strictness`` as for ``Search``."""
 
     image_path: str
     folder: str | None = None
@@ -53,6 +57,7 @@ class FindSimilar(Command):
     channel: str | None = None
     filters: SearchFilters = field(default_factory=SearchFilters)
     sort: str = "relevance"
+    strictness: float | None = None
 
 
 @dataclass(frozen=True)

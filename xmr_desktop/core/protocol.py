@@ -72,6 +72,10 @@ def decode_command(name: object, args: object) -> c.Command:
                 value = SearchFilters.from_json(value)
             except (TypeError, ValueError) as error:
                 raise ProtocolError(str(error)) from error
+        elif f.name == "strictness":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1):
+                raise ProtocolError("strictness must be a number from 0 to 1, or null")
+            value = None if value is None else float(value)
         elif f.name == "sort":
             if value not in SORT_ORDERS:
                 raise ProtocolError(f"sort must be one of {', '.join(SORT_ORDERS)}")

@@ -271,7 +271,7 @@ class Session:
             assert self.search is not None
             return self.search.search(
                 command.query, command.top_k, folder=command.folder, literal=command.literal,
-                filters=command.filters, sort=_sort(command.sort),
+                filters=command.filters, sort=_sort(command.sort), strictness=command.strictness,
             )
         if isinstance(command, c.QueryTowers):
             return self.require_searcher().towers(command.query)
@@ -280,7 +280,7 @@ class Session:
             assert self.search is not None
             return self.search.similar(
                 command.image_path, command.top_k, folder=command.folder, filters=command.filters,
-                sort=_sort(command.sort),
+                sort=_sort(command.sort), strictness=command.strictness,
             )
         if isinstance(command, c.AddFolder):
             return self.add_folder(command.path, background)

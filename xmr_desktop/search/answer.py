@@ -94,6 +94,32 @@ class QueryReading:
 
 
 @dataclass(frozen=True)
+class MatchCutoff:
+    """Where an answer's strong matches end (``search.cutoff`` decides it per query from the query's own scores).
+
+    Attributes:
+        strong: how many photos of the whole ranking are strong matches; more than the results shown when few
+            were asked for. In relevance order they are the first ``strong`` results.
+        strong_beyond: the strong matches go on past the ``cutoff.DEPTH`` photos the cutoff was decided on.
+        weaker_beyond: photos beyond the results shown rank below them (ask for more to see them).
+        decided: ``"adaptive"``: decided from the query's scores at ``strictness``; ``"none"``: nothing to match
+            (only filters were given, the photos they keep are listed by date): every result is strong.
+        strictness: the strictness it was decided at, 0 (loose) to 1 (strict).
+    """
+
+    strong: int
+    strong_beyond: bool = False
+    weaker_beyond: bool = False
+    decided: str = "adaptive"
+    strictness: float = 0.5
+
+    @classmethod
+    def from_json(cls, data: Any) -> MatchCutoff:
+        return cls(int(data["strong"]), bool(data["strong_beyond"]), bool(data["weaker_beyond"]),
+                   str(data["decided"]), float(data["strictness"]))
+
+
+@dataclass(frozen=True)
 class SearchAnswer(Sequence[SearchResult]):
     """The photos found, best first (or by date taken), and how the query was read.
 
@@ -105,12 +131,20 @@ class SearchAnswer(Sequence[SearchResult]):
         filters: the explicit filters applied, in words.
         ranked_by: "meaning", "meaning and words" (fused with keyword hits) or "date taken" (only filters
             were left: the matching photos, newest first).
+        cutoff: where the strong matches end (each result's ``match`` says which side it is on); None from an
+            app that does not decide one.
     """
 
     results: tuple[SearchResult, ...] = ()
     reading: QueryReading | None = None
     filters: tuple[str, ...] = ()
     ranked_by: str = "meaning"
+    cutoff: MatchCutoff | None = None
+
+    @property
+    def strong_results(self) -> tuple[SearchResult, ...]:
+        """The results that are strong matches (all of them when no cutoff was decided), in the answer's order."""
+        return tuple(r for r in self.results if r.match != "weak")
 
     @overload
     def __getitem__(self, index: int) -> SearchResult: ...
@@ -141,4 +175,5 @@ class SearchAnswer(Sequence[SearchResult]):
             ),
             filters=tuple(str(f) for f in data["filters"]),
             ranked_by=str(data["ranked_by"]),
+            cutoff=None if data.get("cutoff") is None else MatchCutoff.from_json(data["cutoff"]),
         )

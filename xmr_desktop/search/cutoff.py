@@ -86,7 +86,9 @@ class LibraryStats:
         return cls(count, np.ascontiguousarray(sample), mean.astype(np.float32))
 
     def reference_scores(self, query: np.ndarray) -> np.ndarray:
-        """The reference sample's scores against ``query``, ascending."""
+        """The reference sample's scores against ``query``, ascending (none from an empty library)."""
+        if not len(self.sample):
+            return np.zeros(0, np.float32)
         return np.sort(self.sample @ np.asarray(query, np.float32))
 
     def share_at_least(self, reference: np.ndarray, score: float) -> float:

@@ -7,8 +7,14 @@
 2. What is left is ranked by the image model; its positive text terms also go to the keyword index (names,
    folders, tags, captions, text in photos), and the two rankings are fused (``textsearch.fusion``): a rare
    word in a file name puts that photo first, a common one barely moves the image model's order.
-3. With no words left ("screenshots 2023"), the photos the filters keep are listed, newest taken first.
-4. Each result carries its date taken, place, camera and tags, and why it matched.
+3. With no words left ("screenshots 2023"), the photos the filters keep are listed, newest taken first: there is
+   nothing to match, so there is no cutoff and every one of them is a strong match.
+4. Where the matches end is decided per query (``search.cutoff``) on the image model's top ``cutoff.DEPTH``
+   scores within the filters, whatever ``top_k`` is; fused with words, the strong matches are a prefix of the
+   fused order (``annotate.strong_in_fused``). "Sort by date" puts the strong matches first, each side newest
+   taken first.
+5. Each result carries its date taken, place, camera and tags, ``match`` and why it matched: the query's parts
+   with their shares against the library's typical photo, then the words found and what the filters saw.
 
 Everything runs on the thread that owns the store connection (the core's worker), in milliseconds at 100k photos
 (``benchmarks/search_box.py``).
@@ -20,18 +26,35 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from xmr_desktop.errors import UnknownFolderError
+from xmr_desktop.errors import QueryError, UnknownFolderError
 from xmr_desktop.library.photo_paths import is_photo_file, is_under
 from xmr_desktop.metadata import storage
 from xmr_desktop.metadata.place_lookup import PlaceLookup
 from xmr_desktop.metadata.record import PhotoMetadata
-from xmr_desktop.search.answer import QueryReading, ReadPart, SearchAnswer, SearchFilters
+from xmr_desktop.search import annotate
+from xmr_desktop.search.answer import (
+    MatchCutoff,
+    QueryReading,
+    ReadPart,
+    SearchAnswer,
+    SearchFilters,
+)
+from xmr_desktop.search.cutoff import (
+    DEFAULT_STRICTNESS,
+    DEPTH,
+    STRONG,
+    Cutoff,
+    LibraryStats,
+    decide_cutoff,
+)
 from xmr_desktop.search.filter_columns import FilterColumns
 from xmr_desktop.search.filters import Filter, FolderFilter, explicit_filters
 from xmr_desktop.search.query import QueryTerm, parse_query
+from xmr_desktop.search.ranking import VectorIndex
 from xmr_desktop.search.reasons import KEYWORD_FIELDS, MatchReason
 from xmr_desktop.search.results import SearchResult
 from xmr_desktop.search.searcher import Searcher
@@ -77,8 +100,10 @@ class LibrarySearch:
         literal: Sequence[tuple[int, int]] = (),
         filters: SearchFilters = SearchFilters(),
         sort: str = "relevance",
+        strictness: float | None = None,
     ) -> SearchAnswer:
-        """The best ``top_k`` photos for a query typed in the box."""
+        """The best ``top_k`` photos for a query typed in the box, marked strong or weak at ``strictness``
+        (0 loose to 1 strict; None: ``cutoff.DEFAULT_STRICTNESS``)."""
         index, columns = self.searcher.caught_up()
         understood = self._read(text, literal, columns)
         explicit = self._explicit(filters, columns)
@@ -88,30 +113,46 @@ class LibrarySearch:
         described = [describe(group[0]) for group in explicit]
         semantic = understood.semantic or ("" if groups else text)
         if not semantic:
-            ids = _newest(columns, index.ids if allowed is None else np.intersect1d(index.ids, allowed), top_k)
-            results = self._results([(i, 0.0) for i in ids], {}, groups)
-            return SearchAnswer(tuple(results), reading, tuple(described), "date taken")
+            kept = index.ids if allowed is None else np.intersect1d(index.ids, allowed)
+            ids = _newest(columns, kept, top_k)
+            results = self._results([(i, 0.0) for i in ids], {}, groups, [STRONG] * len(ids))[0]
+            # Nothing to match, so no cutoff: every photo the filters keep is as good a match as the next.
+            cutoff = MatchCutoff(int(kept.size), decided="none", strictness=_strictness(strictness))
+            return SearchAnswer(tuple(results), reading, tuple(described), "date taken", cutoff)
         terms = parse_query(semantic, image_exists=is_photo_file)
-        vector = self.searcher.terms_vector(terms)
+        query = self.searcher.breakdown(terms)
+        vector = query.vector
         exclude = {i for i in (self.searcher.image_file_id(t.value) for t in terms if t.kind == "image") if i is not None}
         mask = None if allowed is None else self.searcher.mask(_key(groups), allowed)
-        semantic_hits = index.top_k(vector, max(top_k, DEFAULT_REFERENCE_RANK), allowed=mask, exclude=exclude)
+        # The cutoff is decided on the top DEPTH scores whatever is shown, so 20 results and a grid of 500 agree.
+        deep = index.top_k(vector, max(top_k, DEPTH), allowed=mask, exclude=exclude)
+        semantic_hits = deep[: max(top_k, DEFAULT_REFERENCE_RANK)]
+        candidates = _candidates(index, mask, exclude)
+        stats = self._stats(candidates, mask)
+        cutoff = decide_cutoff([score for _, score in deep], vector, stats, strictness=_strictness(strictness))
         words = " ".join(t.value for t in terms if t.kind == "text" and t.weight > 0)
         limit = min(KEYWORD_MAX, max(KEYWORD_MIN, KEYWORD_HITS_PER_RESULT * top_k))
         keyword_hits = self._keyword_hits(words, limit, semantic_hits, allowed, exclude, index.ids)
         if not keyword_hits:
             ranked, matches, by = semantic_hits[:top_k], {}, "meaning"
+            strong = cutoff.strong
+            shown_strong = min(strong, len(ranked))
         else:
             scored = dict(semantic_hits)
             scored.update(self._scores(vector, [h.file_id for h in keyword_hits if h.file_id not in scored], index.ids))
-            fused = fuse(list(scored.items()), [(h.file_id, h.score, h.matches) for h in keyword_hits])[:top_k]
-            ranked = [(f.file_id, f.score) for f in fused]
-            matches = {f.file_id: f.reasons for f in fused if f.reasons}
+            fused = fuse(list(scored.items()), [(h.file_id, h.score, h.matches) for h in keyword_hits])
+            order = [(f.file_id, bool(f.reasons)) for f in fused]
+            shown_strong = annotate.strong_in_fused(order, scored, cutoff)
+            strong = annotate.strong_total(order, scored, cutoff, shown_strong)
+            ranked = [(f.file_id, f.score) for f in fused[:top_k]]
+            matches = {f.file_id: f.reasons for f in fused[:top_k] if f.reasons}
             by = "meaning and words"
-        results = self._results(ranked, matches, groups)
+        results, ids = self._results(ranked, matches, groups, annotate.marks(len(ranked), shown_strong))
+        results = annotate.explained(results, ids, query, index, stats)
         if sort == "date":
             results = _by_date(results)
-        return SearchAnswer(tuple(results), reading, tuple(described), by)
+        answer_cutoff = _answer_cutoff(cutoff, strong, len(results), candidates, strictness)
+        return SearchAnswer(tuple(results), reading, tuple(described), by, answer_cutoff)
 
     def similar(
         self,
@@ -121,10 +162,10 @@ class LibrarySearch:
         folder: str | None = None,
         filters: SearchFilters = SearchFilters(),
         sort: str = "relevance",
+        strictness: float | None = None,
     ) -> SearchAnswer:
-        """Photos that look like the image file; the image itself is left out."""
-        from xmr_desktop.errors import QueryError
-
+        """Photos that look like the image file; the image itself is left out. Marked strong or weak as
+        ``search`` marks them."""
         path = os.path.abspath(os.path.expanduser(image_path))
         if not os.path.isfile(path):
             raise QueryError(f"query image not found: {image_path}")
@@ -133,13 +174,26 @@ class LibrarySearch:
         groups = explicit + self._folder_group(folder)
         allowed = self._allowed(groups, columns)
         mask = None if allowed is None else self.searcher.mask(_key(groups), allowed)
-        vector = self.searcher.terms_vector([QueryTerm(1.0, "image", path)])
+        query = self.searcher.breakdown([QueryTerm(1.0, "image", path)])
         own = self.searcher.image_file_id(path)
-        hits = index.top_k(vector, top_k, allowed=mask, exclude=[] if own is None else [own])
-        results = self._results(hits, {}, groups)
+        exclude = set() if own is None else {own}
+        deep = index.top_k(query.vector, max(top_k, DEPTH), allowed=mask, exclude=exclude)
+        candidates = _candidates(index, mask, exclude)
+        stats = self._stats(candidates, mask)
+        cutoff = decide_cutoff([score for _, score in deep], query.vector, stats, strictness=_strictness(strictness))
+        ranked = deep[:top_k]
+        results, ids = self._results(ranked, {}, groups, annotate.marks(len(ranked), min(cutoff.strong, len(ranked))))
+        results = annotate.explained(results, ids, query, index, stats)
         if sort == "date":
             results = _by_date(results)
-        return SearchAnswer(tuple(results), None, tuple(describe(group[0]) for group in explicit), "meaning")
+        answer_cutoff = _answer_cutoff(cutoff, cutoff.strong, len(results), candidates, strictness)
+        return SearchAnswer(tuple(results), None, tuple(describe(group[0]) for group in explicit), "meaning", answer_cutoff)
+
+    def _stats(self, candidates: int, mask: np.ndarray | None) -> LibraryStats:
+        """The library's reference sample (cached by the searcher until the vectors change); within filters, the
+        photos past the ranked ones are estimated from the same sample but counted among what the filters keep."""
+        stats = self.searcher.library_stats()
+        return stats if mask is None else replace(stats, count=candidates)
 
     # -- reading and filtering ----------------------------------------------------------------------------------
 
@@ -203,15 +257,18 @@ class LibrarySearch:
     # -- results ----------------------------------------------------------------------------------------------
 
     def _results(
-        self, ranked: Sequence[tuple[int, float]], matches: dict[int, tuple[KeywordMatch, ...]], groups: Groups
-    ) -> list[SearchResult]:
+        self, ranked: Sequence[tuple[int, float]], matches: dict[int, tuple[KeywordMatch, ...]], groups: Groups,
+        marks: Sequence[str] | None = None,
+    ) -> tuple[list[SearchResult], list[int]]:
+        """The rows for ``ranked`` (with ``match`` from ``marks``, aligned with it), and their ids; a photo deleted
+        since the vectors were loaded is left out of both."""
         store = self.searcher.store
         ids = [file_id for file_id, _ in ranked]
         records = store.records_by_ids(ids)
         metas = storage.read(store.connection, ids)
         kinds = {f.kind for group in groups for f in group}
-        results = []
-        for file_id, score in ranked:
+        results, kept = [], []
+        for position, (file_id, score) in enumerate(ranked):
             record = records.get(file_id)
             if record is None:
                 continue  # deleted since the vectors were loaded
@@ -229,9 +286,11 @@ class LibrarySearch:
                 camera=meta.camera if meta else None,
                 keywords=meta.keywords if meta else (),
                 matched=words,
+                match=None if marks is None else marks[position],
                 reasons=tuple(reasons),
             ))
-        return results
+            kept.append(file_id)
+        return results, kept
 
 
 def _keyword_reason(match: KeywordMatch) -> MatchReason:
@@ -285,12 +344,35 @@ def _newest(columns: FilterColumns, ids: np.ndarray, k: int) -> list[int]:
 
 
 def _by_date(results: list[SearchResult]) -> list[SearchResult]:
-    """Newest taken first on the clock where they were taken; photos without a date last, by score."""
+    """The strong matches newest taken first on the clock where they were taken, then the weak ones the same
+    way; within each, photos without a date last, by score."""
     from datetime import datetime
 
-    def taken(result: SearchResult) -> float:
+    def taken(result: SearchResult) -> float | None:
         if result.taken_at is None:
-            return float("-inf")
+            return None
         return (datetime.fromisoformat(result.taken_at).replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
 
-    return sorted(results, key=lambda r: (-taken(r), -r.score, r.path))
+    return annotate.by_date(results, taken, newest_first=True)
+
+
+def _strictness(strictness: float | None) -> float:
+    """0 (loose) to 1 (strict); None is the default."""
+    if strictness is None:
+        return DEFAULT_STRICTNESS
+    if not 0.0 <= float(strictness) <= 1.0:  # NaN too
+        raise QueryError(f"strictness must be from 0 (loose) to 1 (strict), got {strictness}")
+    return float(strictness)
+
+
+def _candidates(index: VectorIndex, mask: np.ndarray | None, exclude: set[int]) -> int:
+    """How many photos a query ranks: the library's vectors, or those the filters keep, less the query images."""
+    kept = len(index) if mask is None else int(np.count_nonzero(mask))
+    return max(0, kept - len(exclude))
+
+
+def _answer_cutoff(cutoff: Cutoff, strong: int, shown: int, candidates: int, strictness: float | None) -> MatchCutoff:
+    return MatchCutoff(
+        strong=strong, strong_beyond=cutoff.more_beyond, weaker_beyond=candidates > max(shown, strong),
+        decided="adaptive", strictness=_strictness(strictness),
+    )

@@ -19,6 +19,8 @@ from xmr_desktop.errors import QueryError, UnknownFolderError
 from xmr_desktop.learn.concepts import ConceptExpander
 from xmr_desktop.library.photo_paths import is_photo_file, is_under
 from xmr_desktop.library.store import FileRecord, Store
+from xmr_desktop.search.cutoff import LibraryStats
+from xmr_desktop.search.explain import QueryBreakdown, breakdown_query, plain_pieces
 from xmr_desktop.search.filter_columns import FilterColumns
 from xmr_desktop.search.query import QueryTerm, combine, parse_query
 from xmr_desktop.search.ranking import VectorIndex
@@ -51,6 +53,7 @@ class Searcher:
         self.concepts = concepts
         self._index: VectorIndex | None = None
         self._columns: FilterColumns | None = None
+        self._stats: LibraryStats | None = None
         self._change_mark = 0
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._folder_masks: dict[str, np.ndarray] = {}
@@ -101,6 +104,21 @@ class Searcher:
     def terms_vector(self, terms: list[QueryTerm]) -> np.ndarray:
         """The unit vector parsed ``terms`` rank by."""
         return self._combined(terms)
+
+    def breakdown(self, terms: list[QueryTerm]) -> QueryBreakdown:
+        """``terms`` as the parts of their query vector (``search.explain``): its ``vector`` is what
+        ``terms_vector`` gives, and each part can say how much of a photo's score it gave."""
+        # The plain text terms through the text tower in one call first; the pieces then come from the cache.
+        self._text_vectors([t.value for t in terms if t.kind == "text" and not (self.concepts and self.concepts.split(t.value)[0])])
+        return breakdown_query(terms, plain_pieces(self._text_vector, self._image_vector, self.concepts))
+
+    def library_stats(self) -> LibraryStats:
+        """What the relevance cutoff compares a query's scores with (a random sample of the vectors and their
+        mean), computed once per change of the vectors, not per query. Call after ``caught_up``."""
+        index = self._loaded() if self._index is None else self._index
+        if self._stats is None:
+            self._stats = LibraryStats.from_index(index)
+        return self._stats
 
     def _combined(self, terms: list[QueryTerm]) -> np.ndarray:
         return combine(list(zip((term.weight for term in terms), self._term_vectors(terms))))
@@ -154,6 +172,7 @@ class Searcher:
                 self._columns = FilterColumns.load(conn)
             self._folder_masks.clear()
             self._masks.clear()
+            self._stats = None
             log.debug("loaded %d vectors for %s", len(self._index), model_id)
         elif changed.size:
             self._index.remove(changed)
@@ -161,6 +180,7 @@ class Searcher:
             self._columns = self._columns.refresh(self.store.connection, changed.tolist())
             self._folder_masks.clear()
             self._masks.clear()
+            self._stats = None
             log.debug("updated %d files' vectors for %s", changed.size, model_id)
         return self._index
 

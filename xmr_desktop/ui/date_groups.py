@@ -44,13 +44,20 @@ def sort_key(result: SearchResult) -> tuple[float, str]:
     return (-(taken_local(result) - datetime(1970, 1, 1)).total_seconds(), result.path)
 
 
-def date_groups(results: Sequence[SearchResult]) -> list[DateGroup]:
+def by_day(results: Sequence[SearchResult]) -> bool:
+    """Whether ``results`` are grouped by day: they span at most ``DAYS_FOR_DAY_GROUPS`` days."""
+    days = [taken_local(r).date() for r in results]
+    return bool(days) and (max(days) - min(days)).days <= DAYS_FOR_DAY_GROUPS
+
+
+def date_groups(results: Sequence[SearchResult], days_apart: bool | None = None) -> list[DateGroup]:
     """The groups of ``results`` in their order (already sorted by date): by day, or by month when they span
-    more than ``DAYS_FOR_DAY_GROUPS`` days."""
+    more than ``DAYS_FOR_DAY_GROUPS`` days (``days_apart`` decides instead when given: the grid groups its
+    strong and weak sections alike)."""
     if not results:
         return []
     days = [taken_local(r).date() for r in results]
-    by_day = (max(days) - min(days)).days <= DAYS_FOR_DAY_GROUPS
+    by_day = ((max(days) - min(days)).days <= DAYS_FOR_DAY_GROUPS) if days_apart is None else days_apart
     keys = [day if by_day else date(day.year, day.month, 1) for day in days]
     groups: list[DateGroup] = []
     for row, key in enumerate(keys):

@@ -68,7 +68,8 @@ class MainWindow(QMainWindow):
         search: the query on screen and its answers.
         search_bar, results_model, results_view, folders_panel, status_panel, thumbnails: the parts.
         search_extras: how the query was read (chips) and the filter bar, under the search box.
-        date_grid: groups the grid by day or month in date order; ocr_menu: the "Text in photos" choice.
+        date_grid: lays the grid out in sections: strong matches, the "Weaker matches (N)" divider (click: show or
+            hide them), and in date order day or month groups on each side; ocr_menu: the "Text in photos" choice.
         viewer, results_page: the photo shown large beside the grid (and full-window), and the page holding both.
         open_duplicates: opens the Duplicates view and starts a search (Library → Find duplicates…).
         concepts: "Teach a name…" and "Names…" (personal concepts).
@@ -171,6 +172,7 @@ class MainWindow(QMainWindow):
         self.search_bar.query_changed.connect(self.search.set_text)
         self.search_bar.folder_changed.connect(self.search.set_folder)
         self.search_bar.sort_changed.connect(self._on_sort_changed)
+        self.search_bar.strictness_changed.connect(self._on_strictness_changed)
         self.search_bar.thumb_size_changed.connect(self.results_view.set_thumb_size)
         self.search_bar.down_pressed.connect(self._focus_results)
         self.results_view.similar_requested.connect(self.find_similar)
@@ -189,6 +191,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.search_extras)
         self.date_grid = DateGroupedGrid(self.results_view, self.results_model, self)
         self.search_bar.thumb_size_changed.connect(lambda _px: self.date_grid.relayout())
+        self.search_bar.query_changed.connect(lambda _text: self.date_grid.reset_weak())
         self.ocr_menu = OcrMenu(self, self.bridge)
         self.open_duplicates = add_duplicates_action(self, self.bridge)  # Library → Find duplicates…
 
@@ -203,6 +206,8 @@ class MainWindow(QMainWindow):
         self.results_view.set_thumb_size(self.settings.thumb_size)
         self.search_bar.set_sort_order(self.settings.sort_order)
         self._on_sort_changed(self.settings.sort_order)
+        self.search_bar.strictness.set_strictness(self.settings.strictness)
+        self.search.set_strictness(self.settings.strictness)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -301,6 +306,11 @@ class MainWindow(QMainWindow):
     def _on_sort_changed(self, order: SortOrder) -> None:
         self.results_model.set_sort_order(order)
         self.date_grid.set_enabled(order == SortOrder.DATE)
+
+    @Slot(float)
+    def _on_strictness_changed(self, strictness: float) -> None:
+        self.settings.strictness = strictness
+        self.search.set_strictness(strictness)
 
     def use_model(self, argument: str | None) -> None:
         """Make ``argument`` the model from now on (persisted; None: the default), without loading it yet."""

@@ -16,6 +16,7 @@ from xmr_desktop.ui.date_groups import sort_key as date_order
 from xmr_desktop.ui.thumbnails import ThumbnailCache
 
 _Index = QModelIndex | QPersistentModelIndex
+WEAK = "weak"  # SearchResult.match of a result past the query's cutoff (search.cutoff.WEAK; numpy-free here)
 
 
 class SortOrder(str, Enum):
@@ -33,7 +34,8 @@ class ResultsModel(QAbstractListModel):
     Attributes:
         generation: the search generation the rows answer (0: none).
         sort_order: relevance (score, best first) or date (newest taken first, on the clock where each was taken;
-            by file time until a photo's date taken is read).
+            by file time until a photo's date taken is read). Either way the strong matches come first, then the
+            weak ones (``SearchResult.match``), so the grid draws one divider between them.
     """
 
     PathRole = Qt.ItemDataRole.UserRole + 1
@@ -97,7 +99,7 @@ class ResultsModel(QAbstractListModel):
             return False
         self.generation = generation
         rows = self._sorted(results)
-        if [r.path for r in rows] == [r.path for r in self._rows]:
+        if [(r.path, r.match) for r in rows] == [(r.path, r.match) for r in self._rows]:
             # The same photos in the same order (a refresh while indexing): keep selection and scrolling.
             self._rows = rows
             if rows:
@@ -125,6 +127,10 @@ class ResultsModel(QAbstractListModel):
     def paths(self) -> list[str]:
         return [result.path for result in self._rows]
 
+    def strong_count(self) -> int:
+        """How many rows are strong matches (they are the first ones); all of them when none is marked weak."""
+        return sum(1 for result in self._rows if result.match != WEAK)
+
     def result(self, row: int) -> SearchResult:
         """The result in ``row`` (the viewer shows it)."""
         return self._rows[row]
@@ -135,8 +141,8 @@ class ResultsModel(QAbstractListModel):
 
     def _sorted(self, results: Sequence[SearchResult]) -> list[SearchResult]:
         if self.sort_order == SortOrder.DATE:
-            return sorted(results, key=date_order)
-        return sorted(results, key=lambda r: (-r.score, r.path))
+            return sorted(results, key=lambda r: (r.match == WEAK, date_order(r)))
+        return sorted(results, key=lambda r: (r.match == WEAK, -r.score, r.path))
 
     @Slot(str)
     def _thumbnail_ready(self, path: str) -> None:
@@ -149,7 +155,8 @@ class ResultsModel(QAbstractListModel):
 def _tooltip(result: SearchResult) -> str:
     name = html.escape(os.path.basename(result.path))
     folder = html.escape(os.path.dirname(result.path))
-    lines = [f"<b>{name}</b>", f"match {result.score:.3f}"]
+    strength = {"strong": "strong match", "weak": "weaker match"}.get(result.match or "", "match")
+    lines = [f"<b>{name}</b>", f"{strength} {result.score:.3f}"]
     if result.width and result.height:
         lines.append(f"{result.width} × {result.height}, {_size(result.size)}")
     else:
@@ -160,7 +167,8 @@ def _tooltip(result: SearchResult) -> str:
     else:
         lines.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(result.mtime)))
     lines += [html.escape(value) for value in (result.place, result.camera) if value]
-    lines += [f"<i>{html.escape(reason.label())}</i>" for reason in result.reasons]
+    if result.reasons:  # the reasons line --explain prints: "beach +62% · sunset +33% · file name: beach"
+        lines.append(f"<i>{html.escape(' · '.join(reason.label() for reason in result.reasons))}</i>")
     lines.append(f"<span style='color:gray'>{folder}</span>")
     return "<br>".join(lines)
 

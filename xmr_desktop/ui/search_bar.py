@@ -1,4 +1,5 @@
-"""The search row: query box (debounced, Enter searches now), folder filter, sort order and thumbnail size."""
+"""The search row: query box (debounced, Enter searches now), folder filter, sort order, match strictness and
+thumbnail size."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSlider, QWidget
 
 from xmr_desktop.ui.results_model import SortOrder
+from xmr_desktop.ui.strictness_control import StrictnessControl
 
 DEBOUNCE_MS = 300
 THUMB_MIN, THUMB_MAX, THUMB_STEP = 64, 256, 32
@@ -27,17 +29,20 @@ class SearchBar(QWidget):
         query_changed(text): search for ``text`` (debounced while typing; at once on Enter); "" clears.
         folder_changed(folder): the folder filter changed (None: all folders).
         sort_changed(SortOrder): relevance or date.
+        strictness_changed(float): the Loose ↔ Strict slider moved (0 … 1).
         thumb_size_changed(px): the thumbnail size slider moved.
         down_pressed(): the Down arrow in the box, to move into the results.
 
     Attributes:
         edit: the query ``QLineEdit``.
         folder_combo, sort_combo, size_slider: the controls beside it.
+        strictness: the Loose ↔ Strict control (where the strong matches end).
     """
 
     query_changed = Signal(str)
     folder_changed = Signal(object)
     sort_changed = Signal(object)
+    strictness_changed = Signal(float)
     thumb_size_changed = Signal(int)
     down_pressed = Signal()
 
@@ -60,6 +65,7 @@ class SearchBar(QWidget):
         self.sort_combo.addItem("Best match", SortOrder.RELEVANCE)
         self.sort_combo.addItem("Newest taken first", SortOrder.DATE)
         self.sort_combo.setToolTip("Order of the results")
+        self.strictness = StrictnessControl(self)
         self.size_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.size_slider.setRange(THUMB_MIN, THUMB_MAX)
         self.size_slider.setSingleStep(THUMB_STEP // 2)
@@ -71,6 +77,7 @@ class SearchBar(QWidget):
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.folder_combo)
         layout.addWidget(self.sort_combo)
+        layout.addWidget(self.strictness)
         layout.addWidget(self.size_slider)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -83,6 +90,7 @@ class SearchBar(QWidget):
         self.folder_combo.currentIndexChanged.connect(self._folder_index_changed)
         self.sort_combo.currentIndexChanged.connect(self._sort_index_changed)
         self.size_slider.valueChanged.connect(self.thumb_size_changed)
+        self.strictness.strictness_changed.connect(self.strictness_changed)
         self._last_emitted = ""
 
     # -- public --------------------------------------------------------------------------------------

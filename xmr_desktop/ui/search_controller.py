@@ -55,6 +55,7 @@ class SearchController(QObject):
         folder: the folder filter (None: all folders).
         filters: the filter bar's filters.
         literal: spans of the query to read as plain words (chips the user removed); reset by a new text.
+        strictness: where the strong matches end (0 loose … 1 strict; None: the core's default).
         answer: the answer shown, or None.
         status, message: why there are no results, and the failure's text.
         generation: the newest search's number.
@@ -75,6 +76,7 @@ class SearchController(QObject):
         self.folder: str | None = None
         self.filters = SearchFilters()
         self.literal: tuple[tuple[int, int], ...] = ()
+        self.strictness: float | None = None
         self.answer: SearchAnswer | None = None
         self.status = SearchStatus.NONE
         self.message = ""
@@ -98,6 +100,14 @@ class SearchController(QObject):
 
     def set_filters(self, filters: SearchFilters) -> None:
         self.filters = filters
+        if self.query is not None:
+            self._ask(refresh=False)
+
+    def set_strictness(self, strictness: float | None) -> None:
+        """Move the line between strong and weaker matches; the shown query is asked again."""
+        if strictness == self.strictness:
+            return
+        self.strictness = strictness
         if self.query is not None:
             self._ask(refresh=False)
 
@@ -146,11 +156,13 @@ class SearchController(QObject):
         generation = self.generation
         if self.query.kind == "image":
             command: Search | FindSimilar = FindSimilar(
-                self.query.text, self.folder, self._limit, channel=CHANNEL, filters=self.filters
+                self.query.text, self.folder, self._limit, channel=CHANNEL, filters=self.filters,
+                strictness=self.strictness,
             )
         else:
             command = Search(
-                self.query.text, self.folder, self._limit, channel=CHANNEL, literal=self.literal, filters=self.filters
+                self.query.text, self.folder, self._limit, channel=CHANNEL, literal=self.literal, filters=self.filters,
+                strictness=self.strictness,
             )
         if self._model_state in ("none", "loading"):
             self._set_status(SearchStatus.WAITING_FOR_MODEL)

@@ -15,6 +15,7 @@ DEFAULT_THUMB_SIZE = 160
 DEFAULT_RESULT_LIMIT = 1000
 DEFAULT_VIEWER_WIDTH = 380
 MIN_VIEWER_WIDTH = 160
+DEFAULT_STRICTNESS = 0.5  # search.cutoff.DEFAULT_STRICTNESS (that module needs numpy; settings are read first)
 DEFAULT_THUMBNAIL_CACHE_MIB = 512  # thumbnails on disk; the least recently used go beyond it
 
 
@@ -71,6 +72,19 @@ class AppSettings:
     @sort_order.setter
     def sort_order(self, value: SortOrder) -> None:
         self._qs.setValue("view/sort", SortOrder(value).value)
+
+    @property
+    def strictness(self) -> float:
+        """Where the strong matches end, 0 (loose) to 1 (strict): the search bar's slider."""
+        try:
+            value = float(self._qs.value("search/strictness", DEFAULT_STRICTNESS))
+        except (TypeError, ValueError):
+            return DEFAULT_STRICTNESS
+        return value if 0.0 <= value <= 1.0 else DEFAULT_STRICTNESS
+
+    @strictness.setter
+    def strictness(self, value: float) -> None:
+        self._qs.setValue("search/strictness", float(value))
 
     @property
     def viewer_visible(self) -> bool:
