@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Speed is compared with rclip, which reads no text in photos: xmr's OCR pass stays off in every benchmark run
+# (with Tesseract installed, random-weight towers take every photo for a document, and `xmr index` waits for
+# the text). benchmarks/ocr_throughput measures OCR on its own.
+os.environ.setdefault("XMR_OCR", "off")
+
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "benchmarks" / ".work"
 PROJECT_PYTHON = Path(sys.executable)
