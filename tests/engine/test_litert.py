@@ -82,6 +82,15 @@ def test_exported_towers_give_tensorflow_float32_vectors(
     assert tiny_export.text_buckets == (16, 32)
 
 
+def test_the_log_says_which_model_answers_and_on_what_runtime(
+    tiny_model_dir: Path, tiny_export: litert_files.LiteRTFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user's log (and the installed-package test) reads "loaded model … on …" whichever runtime loaded it."""
+    with caplog.at_level(logging.INFO, logger="xmr_desktop.engine.litert_embedder"):
+        _litert(tiny_model_dir, tiny_export)
+    assert "loaded model tiny" in caplog.text and "LiteRT on" in caplog.text
+
+
 def test_a_foreign_folder_is_never_written_to(
     tiny_model_dir: Path, tiny_export: litert_files.LiteRTFiles, litert_models: Path, tmp_path: Path
 ) -> None:

@@ -175,6 +175,8 @@ class LiteRTEmbedder:
                 finally:
                     warm_up.join()
                 self._text_warm = True
+                # The same line as TensorFlow's embedder: the log says which model answers, and on what.
+                log.info("loaded model %s (%s, %d-d) on %s", self.name, self.directory, self.dim, self.device)
         return self
 
     def prepare_images(self) -> None:
