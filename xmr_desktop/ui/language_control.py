@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMessageBox, QPushButton
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 
 from xmr_desktop.core.commands import QueryTowers, SetLanguage
 from xmr_desktop.core.language_choice import LanguageChoice, plan_switch
 from xmr_desktop.core.state import ModelInfo
 from xmr_desktop.ui.language_dialog import LanguageDialog
+from xmr_desktop.ui.menus import menu_before
 
 if TYPE_CHECKING:
     from xmr_desktop.ui.main_window import MainWindow
@@ -59,7 +60,7 @@ class LanguageController(QObject):
         self.dialog: LanguageDialog | None = None
         self.confirm_box: QMessageBox | None = None
         self.confirm_button: QPushButton | None = None
-        self.menu = _menu_before(window, "&Language", ("Library", "Help"))
+        self.menu = menu_before(window, "&Language", ("Library", "Help"))
         group = QActionGroup(self)
         group.setExclusive(True)
         self.actions: dict[str, QAction] = {}
@@ -184,15 +185,3 @@ class LanguageController(QObject):
         self.towers_label.setVisible(bool(text))
         self.towers_shown.emit(text)
 
-
-def _menu_before(window: QMainWindow, title: str, followers: tuple[str, ...]) -> QMenu:
-    """A new menu placed before the first of ``followers`` in the menu bar (Help stays last), else at the end."""
-    bar = window.menuBar()
-    menu = QMenu(title, window)
-    texts = {action.text().replace("&", ""): action for action in bar.actions()}
-    before = next((texts[name] for name in followers if name in texts), None)
-    if before is None:
-        bar.addMenu(menu)
-    else:
-        bar.insertMenu(before, menu)
-    return menu

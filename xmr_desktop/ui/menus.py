@@ -62,3 +62,16 @@ def _action(
     action.triggered.connect(slot)
     menu.addAction(action)
     return action
+
+
+def menu_before(window: QMainWindow, title: str, followers: tuple[str, ...] = ("Help",)) -> QMenu:
+    """A new menu placed before the first of ``followers`` in the menu bar (Help stays last), else at the end."""
+    bar = window.menuBar()
+    menu = QMenu(title, window)
+    texts = {action.text().replace("&", ""): action for action in bar.actions()}
+    before = next((texts[name] for name in followers if name in texts), None)
+    if before is None:
+        bar.addMenu(menu)
+    else:
+        bar.insertMenu(before, menu)
+    return menu

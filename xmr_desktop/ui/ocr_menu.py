@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu
 
 from xmr_desktop.core.commands import SetOcrMode
 from xmr_desktop.ui.library_bridge import LibraryBridge
+from xmr_desktop.ui.menus import menu_before
 
 CHOICES = (
     ("off", "&Off", "Do not read text in photos"),
@@ -44,7 +45,7 @@ class OcrMenu:
             group.addAction(action)
             self.menu.addAction(action)
             self.actions[mode] = action
-        (parent_menu or _library_menu(window)).addMenu(self.menu)
+        (parent_menu or menu_before(window, "&Library")).addMenu(self.menu)
 
     def choose(self, mode: str) -> None:
         """Ask the core to read text in ``mode`` from now on (the menu follows the core's answer)."""
@@ -61,15 +62,3 @@ class OcrMenu:
 
     def checked(self) -> str | None:
         return next((mode for mode, action in self.actions.items() if action.isChecked()), None)
-
-
-def _library_menu(window: QMainWindow) -> QMenu:
-    """A "Library" menu before Help (at the end when there is no Help menu)."""
-    bar = window.menuBar()
-    menu = QMenu("&Library", window)
-    help_action = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
-    if help_action is None:
-        bar.addMenu(menu)
-    else:
-        bar.insertMenu(help_action, menu)
-    return menu
